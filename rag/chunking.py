@@ -1,0 +1,128 @@
+"""Sentence-aware chunking with exact character offsets.
+
+Sentences come from pysbd, run paragraph by paragraph (a newline always ends
+a sentence). A chunk packs whole sentences up to ``chunk_tokens`` tokens of
+the embedding model and starts its successor ``overlap`` tokens back, again
+in whole sentences; a sentence longer than a chunk becomes a chunk of its
+own rather than being cut. Every chunk records ``start``/``end`` offsets into
+the cleaned article and the offsets of its sentences, so a citation can quote
+and highlight the exact supporting sentence. Chunk ids hash the doc id and the
+chunk text: an unchanged passage keeps its id across rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from rag.documents import Document
+
+Span = tuple[int, int]
+_PARA = re.compile(r"[^\n]+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...]  # absolute offsets into the article text
+
+    def embed_text(self) -> str:
+        """What the embedder sees: the headline gives every chunk its article's topic."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+    def to_dict(self) -> dict:
+        return {
+            "chunk_id": self.chunk_id, "doc_id": self.doc_id, "title": self.title,
+            "start": self.start, "end": self.end, "text": self.text,
+            "sentences": [list(s) for s in self.sentences],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Chunk":
+        return cls(d["chunk_id"], d["doc_id"], d["title"], d["start"], d["end"], d["text"],
+                   tuple((int(a), int(b)) for a, b in d["sentences"]))
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans of ``text``, stripped of surrounding whitespace, in order, never overlapping."""
+    spans: list[Span] = []
+    for para in _PARA.finditer(text):
+        p_text, p_start = para.group(), para.start()
+        if not p_text.strip():
+            continue
+        try:
+            pieces = _segmenter().segment(p_text)
+        except Exception:  # pysbd chokes on some odd inputs; a paragraph is still a valid unit
+            pieces = [p_text]
+        cursor = 0
+        for piece in pieces:
+            piece = piece.strip()
+            if not piece:
+                continue
+            at = p_text.find(piece, cursor)
+            if at < 0:  # segmenter altered the text: keep the rest of the paragraph as one sentence
+                break
+            spans.append((p_start + at, p_start + at + len(piece)))
+            cursor = at + len(piece)
+        rest = p_text[cursor:]
+        if rest.strip():
+            lead = len(rest) - len(rest.lstrip())
+            spans.append((p_start + cursor + lead, p_start + len(p_text.rstrip())))
+    return spans
+
+
+def chunk_id_for(doc_id: str, text: str) -> str:
+    return hashlib.sha256(f"{doc_id}\x00{text}".encode()).hexdigest()[:20]
+
+
+def pack_sentences(token_counts: Sequence[int], chunk_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    """Group sentence indices into [i, j) windows of at most chunk_tokens, overlapping by whole sentences."""
+    n, windows, i = len(token_counts), [], 0
+    while i < n:
+        j, total = i, 0
+        while j < n and (j == i or total + token_counts[j] <= chunk_tokens):
+            total += token_counts[j]
+            j += 1
+        windows.append((i, j))
+        if j >= n:
+            break
+        k, ov = j, 0
+        while k - 1 > i and ov + token_counts[k - 1] <= overlap:
+            k -= 1
+            ov += token_counts[k]
+        i = k
+    return windows
+
+
+def chunk_article(
+    doc: Document,
+    count_tokens: Callable[[list[str]], list[int]],
+    chunk_tokens: int = 128,
+    overlap: int = 32,
+) -> list[Chunk]:
+    """Chunks of one article; ``count_tokens`` measures texts in embedding-model tokens."""
+    spans = split_sentences(doc.text)
+    if not spans:
+        return []
+    counts = count_tokens([doc.text[a:b] for a, b in spans])
+    chunks = []
+    for i, j in pack_sentences(counts, chunk_tokens, overlap):
+        start, end = spans[i][0], spans[j - 1][1]
+        text = doc.text[start:end]
+        chunks.append(Chunk(chunk_id_for(doc.doc_id, text), doc.doc_id, doc.title, start, end, text, tuple(spans[i:j])))
+    return chunks

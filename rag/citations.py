@@ -1,0 +1,203 @@
+"""Attribution and verification: citations are checked, not taken on trust.
+
+Tiny local models invent figures and skip citations, so the pipeline, not the
+model, decides what the answer may say:
+
+- ``best_span`` snaps a short model answer onto the exact words of a passage
+  (SQuAD-style minimal span with the best token F1);
+- ``unsupported_facts`` lists the numbers and names of a claim that its
+  passage does not contain;
+- ``attribute_sentences`` walks the model's draft sentence by sentence, keeps
+  what a passage supports (citing it), replaces a claim with wrong facts by
+  the supporting sentence itself, and drops the rest;
+- ``expected_labels`` / ``typed_candidates`` give the answer type a question
+  asks for (who → person, how many → number, ...) and the spans of that type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from rag.text import STOPWORDS, numbers_in, squad_normalize, word_spans, words
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A candidate supporting sentence: where it is and how well it matches the question."""
+
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int          # offsets of the sentence in the cleaned article
+    end: int
+    text: str           # the sentence
+    context: str        # the whole chunk it came from
+    hit_rank: int
+    cosine: float = 0.0
+    coverage: float = 0.0
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str           # the words shown in the answer
+    evidence: int       # index into the evidence list it is attributed to
+    kind: str           # "span" | "sentence" | "quote"
+
+
+_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")
+
+
+def strip_markers(text: str) -> str:
+    return _MARKER.sub("", text).strip()
+
+
+def _norm_tokens(text: str) -> list[str]:
+    return squad_normalize(text).split()
+
+
+def best_span(draft: str, sentence: str, slack: int = 3) -> tuple[int, int, float]:
+    """The contiguous words of ``sentence`` that best match ``draft`` (char offsets, token F1)."""
+    target = Counter(_norm_tokens(draft))
+    n_target = sum(target.values())
+    spans = word_spans(sentence)
+    if not n_target or not spans:
+        return 0, 0, 0.0
+    toks = [squad_normalize(sentence[a:b]) for a, b in spans]
+    best = (0, 0, 0.0)
+    for i in range(len(toks)):
+        if not toks[i] or toks[i] not in target:
+            continue  # a best span starts on a matching word
+        window: Counter = Counter()
+        for j in range(i, min(len(toks), i + n_target + slack)):
+            if toks[j]:
+                window[toks[j]] += 1
+            same = sum((window & target).values())
+            if not same or not toks[j] or toks[j] not in target:
+                continue  # ... and ends on one
+            length = sum(window.values())
+            f1 = 2 * same / (length + n_target)
+            if f1 > best[2] + 1e-9:
+                best = (spans[i][0], spans[j][1], f1)
+    return best
+
+
+_NAME = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*)*")
+
+
+def names_in(text: str) -> set[str]:
+    """Capitalized words, except a sentence's first word and common words."""
+    out = set()
+    for m in _NAME.finditer(text):
+        for i, w in enumerate(m.group().split()):
+            at = m.start() + (0 if i == 0 else m.group().find(w))
+            before = text[:at].rstrip()
+            sentence_start = not before or before[-1] in ".!?:\"“[("
+            if w.lower() in STOPWORDS or (sentence_start and i == 0):
+                continue
+            out.add(w.lower().strip("’'"))
+    return out
+
+
+def unsupported_facts(claim: str, passage: str) -> list[str]:
+    """Numbers and names in ``claim`` that ``passage`` never mentions."""
+    p_numbers = numbers_in(passage)
+    p_words = {w.lower().strip("’'") for w in words(passage)}
+    missing = [n for n in numbers_in(claim) if n not in p_numbers]
+    missing += [w for w in sorted(names_in(claim)) if not all(part in p_words for part in w.split("-"))]
+    return missing
+
+
+def split_claims(draft: str) -> list[str]:
+    from rag.chunking import split_sentences
+
+    draft = draft.strip()
+    return [draft[a:b] for a, b in split_sentences(draft)] if draft else []
+
+
+def _overlap(a: str, b: str) -> float:
+    """Share of a's content words found in b."""
+    aw = {w.lower() for w in words(a) if w.lower() not in STOPWORDS}
+    if not aw:
+        return 0.0
+    bw = {w.lower() for w in words(b)}
+    return len(aw & bw) / len(aw)
+
+
+REFUSAL = re.compile(r"\b(not (in|mentioned|stated|found)|no (information|mention)|cannot|can't|unknown|"
+                     r"does not say|doesn't say|not answer|don't know|do not know)\b", re.IGNORECASE)
+
+
+def attribute_sentences(draft: str, evidence: list[Evidence], short_words: int = 8) -> tuple[list[Claim], list[str]]:
+    """Turn a model draft into verified claims; return (claims, notes on what was removed or replaced)."""
+    claims: list[Claim] = []
+    notes: list[str] = []
+    for raw in split_claims(draft):
+        text = strip_markers(raw)
+        if not text or REFUSAL.search(text):
+            continue
+        n_words = len(words(text))
+        if n_words <= short_words:  # a short answer phrase: snap it to the passage's own words
+            best = max(((i, *best_span(text, ev.text)) for i, ev in enumerate(evidence)),
+                       key=lambda t: (t[3], -t[0]), default=None)
+            if best and best[3] >= 0.5:
+                i, a, b, _ = best
+                claims.append(Claim(evidence[i].text[a:b], i, "span"))
+            else:
+                notes.append(f"removed unsupported answer: {text!r}")
+            continue
+        scored = sorted(((_overlap(text, ev.text), i) for i, ev in enumerate(evidence)), reverse=True)
+        if not scored or scored[0][0] < 0.5:
+            notes.append(f"removed claim no passage supports: {text!r}")
+            continue
+        i = scored[0][1]
+        missing = unsupported_facts(text, evidence[i].context)
+        if missing:
+            notes.append(f"replaced claim with unsupported {', '.join(missing)}: {text!r}")
+            if all(c.evidence != i or c.kind != "quote" for c in claims):
+                claims.append(Claim(evidence[i].text, i, "quote"))
+        else:
+            claims.append(Claim(text, i, "sentence"))
+    return claims, notes
+
+
+# -- answer types -----------------------------------------------------------------
+
+_TYPES: list[tuple[re.Pattern, frozenset[str]]] = [
+    (re.compile(r"\b(what|which) (percentage|percent|proportion|share)\b|\bhow much of\b", re.I), frozenset({"PERCENT"})),
+    (re.compile(r"\bhow (much|many) (money|dollars|euros|pounds)\b|\bhow much (did|does|do|was|is|were|will)\b.*\b(cost|pay|paid|worth|spend|spent|earn|raise|price|fund|loan|sell|sold|invest)", re.I),
+     frozenset({"MONEY", "CARDINAL", "QUANTITY"})),
+    (re.compile(r"\bhow many\b", re.I), frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})),
+    (re.compile(r"\bhow (old|long|far|tall|big|large|high|heavy)\b", re.I),
+     frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"})),
+    (re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bin which (year|month|century)\b", re.I),
+     frozenset({"DATE", "TIME"})),
+    (re.compile(r"\bwhere\b|\b(what|which) (country|city|town|state|region|place|continent|nation)\b", re.I),
+     frozenset({"GPE", "LOC", "FAC", "ORG"})),
+    (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b|\bwhat is the name of\b", re.I),
+     frozenset({"PERSON", "ORG", "NORP", "GPE"})),
+]
+
+
+def expected_labels(question: str) -> frozenset[str] | None:
+    """spaCy entity labels the answer should carry, or None when the question does not say."""
+    for pattern, labels in _TYPES:
+        if pattern.search(question):
+            return labels
+    return None
+
+
+_NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+
+
+def typed_candidates(doc, labels: frozenset[str]) -> list[tuple[int, int, str]]:
+    """(start, end, label) spans in a spaCy ``doc`` whose label is in ``labels``; numbers backed by regex."""
+    out = [(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in labels]
+    if labels & _NUMERIC:
+        taken = [(a, b) for a, b, _ in out]
+        for m in re.finditer(r"\d+(?:[.,]\d+)*", doc.text):
+            if not any(a <= m.start() < b for a, b in taken):
+                out.append((m.start(), m.end(), "CARDINAL"))
+    return out

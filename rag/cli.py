@@ -1,0 +1,208 @@
+"""The ``rag`` command: index, search, ask, serve, eval.
+
+Every option also reads its ``RAG_*`` environment variable (see ``rag.settings``);
+a flag given on the command line wins. Errors a user can cause print one clear
+line and exit non-zero (2 for a bad question), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="newsrag: ask questions about news articles, answered offline with cited passages.")
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index folder [env RAG_INDEX, default index/].")]
+TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve [env RAG_TOP_K].")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+def _settings(**overrides):
+    from rag.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(message: str, code: int = 1):
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@app.command()
+def index(
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Articles folder [env RAG_CORPUS, default seeds/].")] = None,
+    index: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Ignore the existing index and embed everything again.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+):
+    """Build or update the index from a folder of articles (only changed articles are re-embedded)."""
+    from rag.embedding import make_embedder
+    from rag.indexing import build_index
+    from rag.store import IndexError_
+
+    s = _settings(corpus=corpus, index=index)
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        r = build_index(s, make_embedder(s), s.corpus, s.index, rebuild=rebuild, progress=not quiet)
+    except KeyboardInterrupt:
+        _fail(f"interrupted: nothing was written, the previous index in {s.index}/ is unchanged", 130)
+    except (IndexError_, FileNotFoundError, PermissionError, ValueError, RuntimeError) as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"could not write the index ({e}); the previous index in {s.index}/ is unchanged")
+    for w in r.warnings:
+        typer.secho(f"warning: {w}", err=True, fg=typer.colors.YELLOW)
+    if r.unchanged:
+        typer.echo(f"index {r.index_dir}/ is up to date: {r.n_docs} articles, {r.n_chunks} chunks ({r.seconds:.1f} s)")
+        return
+    typer.echo(
+        f"indexed {r.n_docs} articles into {r.n_chunks} chunks in {r.seconds:.1f} s "
+        f"({r.chunks_per_s:.1f} chunks/s); embedded {r.embedded}, reused {r.reused}; "
+        f"{len(r.changed_docs)} new or changed, {len(r.removed_docs)} removed; FAISS {r.faiss_factory} -> {r.index_dir}/"
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    index: IndexOpt = None,
+    top_k: TopKOpt = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="hybrid | dense | bm25 [env RAG_RETRIEVAL_MODE].")] = None,
+    as_json: JsonOpt = False,
+):
+    """Show the passages retrieval finds for a query, with their scores."""
+    from rag.answer import QuestionError, clean_question
+    from rag.embedding import make_embedder
+    from rag.retrieval import Retriever
+    from rag.store import IndexError_, IndexStore, expected_manifest
+
+    s = _settings(index=index, top_k=top_k, retrieval_mode=mode)
+    try:
+        query = clean_question(query, s.max_question_chars)
+        emb = make_embedder(s)
+        store = IndexStore.load(s.index, expect=expected_manifest(s, emb.model_id))
+    except QuestionError as e:
+        _fail(str(e), 2)
+    except IndexError_ as e:
+        _fail(str(e))
+    hits = Retriever(store, emb, s.retrieval_mode, s.rrf_k, s.candidates).search(query, s.top_k)
+    if as_json:
+        typer.echo(json.dumps({"query": query, "mode": s.retrieval_mode, "hits": [h.to_dict() for h in hits]},
+                              ensure_ascii=False, indent=1))
+        return
+    for h in hits:
+        dense = "-" if h.dense is None else f"{h.dense:.3f}"
+        bm25 = "-" if h.bm25 is None else f"{h.bm25:.2f}"
+        typer.secho(f"[{h.rank}] {h.chunk.title}  ({h.chunk.doc_id})  score {h.score:.4f}  dense {dense}  bm25 {bm25}",
+                    bold=True)
+        typer.echo(f"    {h.chunk.text}\n")
+
+
+def print_answer(ans) -> None:
+    typer.echo(ans.answer)
+    if ans.abstained:
+        if ans.passages:
+            typer.echo("\nClosest passages (they do not answer the question):")
+            for h in ans.passages[:3]:
+                typer.echo(f"  - {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}…")
+        return
+    typer.echo("\nSources:")
+    for c in ans.citations:
+        typer.echo(f"  [{c.n}] {c.title} ({c.doc_id})\n      “{c.quote}”")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question about the articles.")],
+    index: IndexOpt = None,
+    top_k: TopKOpt = None,
+    llm_path: Annotated[Optional[str], typer.Option("--llm-path", help="GGUF model file [env RAG_LLM_PATH].")] = None,
+    llm_url: Annotated[Optional[str], typer.Option("--llm-url", help="OpenAI-compatible endpoint [env RAG_LLM_URL].")] = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the model's draft.")] = False,
+):
+    """Answer a question from the index, citing and quoting the passages it relies on."""
+    from rag.answer import Answer, Pipeline, QuestionError, clean_question
+    from rag.llm import LLMUnavailable
+    from rag.store import IndexError_
+
+    s = _settings(index=index, top_k=top_k, llm_path=llm_path, llm_url=llm_url)
+    try:
+        clean_question(question, s.max_question_chars)
+        pipe = Pipeline.from_settings(s)
+        result = None
+        stream = not as_json and not quiet and sys.stderr.isatty()
+        for part in pipe.ask_stream(question):
+            if isinstance(part, Answer):
+                result = part
+            elif stream:
+                typer.secho(part, nl=False, err=True, dim=True)
+        if stream:
+            typer.echo("", err=True)
+    except QuestionError as e:
+        _fail(str(e), 2)
+    except (IndexError_, LLMUnavailable, RuntimeError) as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        print_answer(result)
+
+
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to bind [env RAG_HOST, default 127.0.0.1].")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port [env RAG_PORT, default 7860].")] = None,
+):
+    """Start the chat in the browser (Gradio)."""
+    from rag.store import IndexError_
+
+    s = _settings(index=index, host=host, port=port)
+    try:
+        from ui.app import launch
+    except ImportError as e:
+        _fail(f"the chat app is not available ({e})")
+    try:
+        launch(s)
+    except IndexError_ as e:
+        _fail(str(e))
+
+
+@app.command("eval")
+def evaluate(
+    gold: Annotated[Path, typer.Option("--gold", help="Gold Q&A file (JSON Lines).")],
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Build or reuse an index of this folder.")] = None,
+    index: IndexOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the JSON report here.")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write a readable HTML report here.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Evaluate a random sample of N questions.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --limit sample.")] = 0,
+    variant: Annotated[Optional[list[str]], typer.Option("--variant", help="Ablations to compare: hybrid, dense, bm25, noverify (repeatable).")] = None,
+):
+    """Measure retrieval, answers, citations, abstention and latency against a gold Q&A file."""
+    try:
+        from rag.evaluate import run_cli
+    except ImportError as e:
+        _fail(f"the evaluation harness is not available ({e})")
+    code = run_cli(gold=gold, corpus=corpus, index=index, out=out, html=html, limit=limit, seed=seed,
+                   variants=variant or [], settings=_settings())
+    raise typer.Exit(code)
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""Load articles from a corpus folder: decode, clean, and keep metadata.
+
+A corpus is any folder; every ``*.txt``, ``*.md``, ``*.html``/``*.htm``,
+``*.json`` and ``*.jsonl`` file under it is read, recursively. The doc id is
+the path relative to the corpus root. Files that cannot be used (binary,
+empty, unreadable, malformed) are skipped with a warning naming the file;
+one bad file never stops a build.
+
+Cleaning only drops whole boilerplate lines (copyright, credits, a lone
+"Comments", rules of dashes) and collapses blank lines; it never edits the
+sentences of the article, so quotes and offsets stay faithful to the source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html.parser
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
+MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are refused: almost surely not an article
+
+_BOILERPLATE = re.compile(
+    r"""^\s*(
+        (©|\(c\)|copyright\b).* |
+        .*\ball\ rights\ reserved\b.* |
+        [-—–]*\s*with\ (additional\ )?(assistance|reporting)\ (from|by)\b.* |
+        (distributed|provided)\ by\ .*(content\ agency|syndicate|news\ service).* |
+        published\ in\ [\w &,]{1,40} |
+        comments? |
+        (share|advertisement|related\ articles?|read\ more)\s*:? |
+        [-—–_=*•·\s]{3,}
+    )\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_DATE = re.compile(
+    r"\b(\d{4}-\d{2}-\d{2}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}"
+    r"|\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4})\b"
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One cleaned article. ``text`` is the body (headline excluded); offsets point into it."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    date: str | None = None
+    content_hash: str = ""
+
+
+@dataclass
+class LoadReport:
+    documents: list[Document] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+
+def decode_bytes(data: bytes) -> str:
+    """UTF-8 (with or without BOM) first; real corpora also hold cp1252/Latin-1 files."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return bool(sample) and control / len(sample) > 0.05
+
+
+class _HTMLText(html.parser.HTMLParser):
+    """Visible text of an HTML page; scripts, styles and other non-content dropped."""
+
+    SKIP = {"script", "style", "noscript", "template", "svg", "head", "nav", "footer", "iframe"}
+    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "article", "section", "title", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self._skip += 1
+        if tag == "title":
+            self._in_title = True
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag == "title":
+            self._in_title = False
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+        elif not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _HTMLText()
+    parser.feed(markup)
+    parser.close()
+    body = re.sub(r"[ \t\r\f\v]+", " ", "".join(parser.parts))
+    lines = [ln.strip() for ln in body.split("\n")]
+    text = "\n".join(ln for ln in lines if ln)
+    title = parser.title.strip()
+    if title and not text.startswith(title):
+        text = title + "\n" + text
+    return text
+
+
+def clean_article(raw: str) -> tuple[str, str, str | None]:
+    """Split raw article text into (headline, cleaned body, date found or None)."""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    lines = [ln.strip() for ln in raw.split("\n")]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        return "", "", None
+    title, body_lines = lines[0], lines[1:]
+    kept = [ln for ln in body_lines if not _BOILERPLATE.match(ln)]
+    date = None
+    for ln in body_lines[:5]:
+        m = _DATE.search(ln)
+        if m:
+            date = m.group(1)
+            break
+    return title[:300], "\n".join(kept), date
+
+
+def _records_from_json(path: Path, text: str, report: LoadReport, rel: str) -> list[tuple[str, str]]:
+    """(suffix id, raw article text) pairs from a .json or .jsonl file."""
+    items: list[tuple[str, object]] = []
+    if path.suffix == ".jsonl":
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                items.append((f"#{n}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                report.warn(f"{rel}: line {n} is not valid JSON ({e.msg}); skipped")
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            report.warn(f"{rel}: not valid JSON ({e.msg} at line {e.lineno}); skipped")
+            return []
+        if isinstance(data, list):
+            items = [(f"#{i + 1}", d) for i, d in enumerate(data)]
+        else:
+            items = [("", data)]
+    out = []
+    for suffix, obj in items:
+        if not isinstance(obj, dict):
+            report.warn(f"{rel}{suffix}: expected an object with a 'text' field; skipped")
+            continue
+        body = next((obj[k] for k in ("text", "body", "content", "article") if isinstance(obj.get(k), str)), None)
+        if not body:
+            report.warn(f"{rel}{suffix}: no 'text'/'body'/'content' field; skipped")
+            continue
+        title = next((obj[k] for k in ("title", "headline") if isinstance(obj.get(k), str)), "")
+        out.append((suffix, (title.strip() + "\n" + body) if title else body))
+    return out
+
+
+def iter_corpus_files(root: Path, report: LoadReport) -> list[Path]:
+    """Every article file under root, sorted; symlink loops and unreadable folders are reported, not fatal."""
+    files: list[Path] = []
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def onerror(err: OSError) -> None:
+        report.warn(f"{err.filename}: cannot read folder ({err.strerror}); skipped")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:
+            report.warn(f"{dirpath}: folder already visited (symlink loop); skipped")
+            dirnames[:] = []
+            continue
+        seen_dirs.add(key)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.suffix.lower() in SUFFIXES and not name.startswith("."):
+                files.append(p)
+    return sorted(files)
+
+
+def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
+    rel = path.relative_to(root).as_posix()
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            report.warn(f"{rel}: {size / 1e6:.0f} MB is larger than the {MAX_FILE_BYTES // 2**20} MB limit; skipped")
+            return []
+        data = path.read_bytes()
+    except OSError as e:
+        report.warn(f"{rel}: cannot read ({e.strerror}); skipped")
+        return []
+    if looks_binary(data):
+        report.warn(f"{rel}: looks like a binary file, not text; skipped")
+        return []
+    text = decode_bytes(data)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        raws = _records_from_json(path, text, report, rel)
+    elif suffix in (".html", ".htm"):
+        raws = [("", html_to_text(text))]
+    else:
+        raws = [("", text)]
+    docs = []
+    for sub, raw in raws:
+        title, body, date = clean_article(raw)
+        doc_id = rel + sub
+        if not body.strip():
+            report.warn(f"{doc_id}: empty article (no text after the headline); skipped")
+            continue
+        digest = hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
+        docs.append(Document(doc_id, title, body, str(path), date, digest))
+    return docs
+
+
+def load_corpus(root: Path | str) -> LoadReport:
+    """Load every article under ``root``. Raises FileNotFoundError for a missing folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder {root} does not exist (or is not a folder)")
+    report = LoadReport()
+    for path in iter_corpus_files(root, report):
+        report.documents.extend(load_file(path, root, report))
+    return report

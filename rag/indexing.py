@@ -1,0 +1,159 @@
+"""Build or update an index from a corpus folder, incrementally.
+
+An article whose content hash is unchanged keeps its chunks and vectors; a
+changed article is re-chunked and only chunks whose text is new are embedded;
+a deleted article's chunks disappear. The result is written as a new build
+(see ``rag.store``), so readers of the old one are never disturbed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import Chunk, chunk_article
+from rag.documents import load_corpus
+from rag.store import (
+    IndexError_, IndexMismatchError, IndexStore, check_compatible, choose_factory, expected_manifest, write_build,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildResult:
+    index_dir: Path
+    n_docs: int
+    n_chunks: int
+    embedded: int
+    reused: int
+    seconds: float
+    embed_seconds: float
+    changed_docs: list[str] = field(default_factory=list)
+    removed_docs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    faiss_factory: str = "Flat"
+    unchanged: bool = False
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.n_chunks / self.seconds if self.seconds else 0.0
+
+
+class IndexLocked(IndexError_):
+    pass
+
+
+def _lock(index_dir: Path):
+    index_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(index_dir, os.W_OK):
+        raise PermissionError(f"index folder {index_dir}/ is not writable: choose another with --index or RAG_INDEX")
+    fh = open(index_dir / ".lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise IndexLocked(f"another `rag index` is writing {index_dir}/ right now; wait for it to finish") from None
+    return fh
+
+
+def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path | None = None,
+                rebuild: bool = False, progress: bool = True) -> BuildResult:
+    """Index every article under ``corpus`` into ``index_dir``; re-embed only what changed."""
+    t0 = time.perf_counter()
+    corpus = Path(corpus or settings.corpus)
+    index_dir = Path(index_dir or settings.index)
+    report = load_corpus(corpus)
+    if not report.documents:
+        raise ValueError(f"no articles found in {corpus}/ (looked for .txt .md .html .json .jsonl); "
+                         "the existing index, if any, is unchanged")
+    lock = _lock(index_dir)
+    try:
+        expect = expected_manifest(settings, embedder.model_id)
+        prev: IndexStore | None = None
+        if not rebuild:
+            try:
+                prev = IndexStore.load(index_dir, with_bm25=False)
+                check_compatible(prev.manifest, expect, index_dir)
+            except IndexMismatchError:
+                raise
+            except IndexError_ as e:
+                if (index_dir / "CURRENT").exists():
+                    report.warn(f"previous index unusable, building from scratch: {e}")
+                prev = None
+
+        prev_docs = prev.manifest.get("documents", {}) if prev else {}
+        prev_chunks_by_doc: dict[str, list[int]] = {}
+        if prev:
+            for i, c in enumerate(prev.chunks):
+                prev_chunks_by_doc.setdefault(c.doc_id, []).append(i)
+
+        seen: set[str] = set()
+        chunks: list[Chunk] = []
+        sources: list[tuple[str, int]] = []  # ("prev", position) or ("new", position in to_embed)
+        to_embed: list[str] = []
+        changed, documents = [], {}
+        docs = report.documents
+        doc_iter = docs
+        if progress:
+            from tqdm import tqdm
+
+            doc_iter = tqdm(docs, desc="chunking", unit="doc", leave=False)
+        for doc in doc_iter:
+            if doc.doc_id in seen:
+                report.warn(f"{doc.doc_id}: duplicate doc id; second copy skipped")
+                continue
+            seen.add(doc.doc_id)
+            old = prev_docs.get(doc.doc_id)
+            if old and old.get("hash") == doc.content_hash and doc.doc_id in prev_chunks_by_doc:
+                doc_chunks = [prev.chunks[i] for i in prev_chunks_by_doc[doc.doc_id]]
+                srcs = [("prev", i) for i in prev_chunks_by_doc[doc.doc_id]]
+            else:
+                changed.append(doc.doc_id)
+                doc_chunks = chunk_article(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
+                srcs = []
+                for c in doc_chunks:
+                    pos = prev.position(c.chunk_id) if prev else None
+                    if pos is not None:
+                        srcs.append(("prev", pos))
+                    else:
+                        srcs.append(("new", len(to_embed)))
+                        to_embed.append(c.embed_text())
+            if not doc_chunks:
+                report.warn(f"{doc.doc_id}: no sentences found; skipped")
+                continue
+            chunks.extend(doc_chunks)
+            sources.extend(srcs)
+            documents[doc.doc_id] = {"hash": doc.content_hash, "title": doc.title, "date": doc.date,
+                                     "n_chunks": len(doc_chunks)}
+        removed = sorted(set(prev_docs) - set(documents))
+        factory = choose_factory(len(chunks), settings.faiss_factory, settings.hnsw_threshold)
+        if prev and not to_embed and not changed and not removed and prev.manifest.get("faiss_factory") == factory:
+            return BuildResult(index_dir, len(documents), len(chunks), 0, len(chunks), time.perf_counter() - t0, 0.0,
+                               warnings=report.warnings, faiss_factory=factory, unchanged=True)
+
+        t_embed = time.perf_counter()
+        new_vecs = embedder.encode_documents(to_embed, progress=progress) if to_embed else None
+        embed_seconds = time.perf_counter() - t_embed
+        dim = new_vecs.shape[1] if new_vecs is not None else (prev.vectors.shape[1] if prev else embedder.dim)
+        vectors = np.empty((len(chunks), dim), dtype=np.float32)
+        for row, (kind, pos) in enumerate(sources):
+            vectors[row] = prev.vectors[pos] if kind == "prev" else new_vecs[pos]
+
+        manifest = {
+            **expect,
+            "embed_model_path": getattr(embedder, "name_or_path", embedder.model_id),
+            "dim": int(dim), "normalized": True, "faiss_factory": factory,
+            "corpus": str(corpus), "n_docs": len(documents), "documents": documents,
+        }
+        write_build(index_dir, manifest, chunks, vectors)
+        return BuildResult(index_dir, len(documents), len(chunks), len(to_embed), len(chunks) - len(to_embed),
+                           time.perf_counter() - t0, embed_seconds, changed, removed, report.warnings, factory)
+    finally:
+        lock.close()

