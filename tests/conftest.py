@@ -1,0 +1,66 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_DOC = "000_aa0e348396f8f4a1.txt"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from rag.settings import Settings
+
+    return Settings(corpus=SEEDS, index=tmp_path / "index", chunk_tokens=60, chunk_overlap=15)
+
+
+@pytest.fixture
+def hash_embedder():
+    from rag.embedding import HashEmbedder
+
+    return HashEmbedder()
+
+
+@pytest.fixture
+def seed_copy(tmp_path):
+    """A writable copy of seeds/ for tests that change the corpus."""
+    dst = tmp_path / "corpus"
+    shutil.copytree(SEEDS, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from rag.embedding import SentenceTransformerEmbedder
+    from rag.settings import bundled_embedding_model
+
+    emb = SentenceTransformerEmbedder(bundled_embedding_model())
+    emb.load()
+    return emb
+
+
+@pytest.fixture(scope="session")
+def real_generator():
+    from rag.llm import LlamaCppGenerator
+    from rag.settings import bundled_llm_path
+
+    gen = LlamaCppGenerator(bundled_llm_path(), n_ctx=2048, seed=0)
+    gen.load()
+    return gen
+
+
+@pytest.fixture(scope="session")
+def seed_index_real(tmp_path_factory, real_embedder):
+    """The seed article indexed with the real MiniLM and default settings, once per session."""
+    from rag.indexing import build_index
+    from rag.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    s = Settings(corpus=SEEDS, index=index_dir)
+    build_index(s, real_embedder, progress=False)
+    return s

@@ -1,0 +1,154 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rag.indexing import build_index
+from rag.retrieval import Retriever, fuse_rankings
+from rag.store import (
+    IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStore, build_faiss, choose_factory,
+    expected_manifest,
+)
+
+
+def load(settings, emb):
+    return IndexStore.load(settings.index, expect=expected_manifest(settings, emb.model_id))
+
+
+def test_faiss_on_random_arrays_returns_each_vector_first():
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(500, 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    for factory in ("Flat", "HNSW32,Flat"):
+        index = build_faiss(vecs, factory)
+        scores, ids = index.search(vecs[:50], 1)
+        assert (ids[:, 0] == np.arange(50)).mean() >= (1.0 if factory == "Flat" else 0.95)
+        assert np.allclose(scores[ids[:, 0] == np.arange(50), 0], 1.0, atol=1e-4)
+
+
+def test_factory_choice_by_size():
+    assert choose_factory(1000) == "Flat"
+    assert choose_factory(500_000) == "HNSW32,Flat"
+    assert choose_factory(10, "IVF4,Flat") == "IVF4,Flat"
+
+
+def test_identical_text_ranks_first_with_score_one(settings, hash_embedder):
+    build_index(settings, hash_embedder, progress=False)
+    store = load(settings, hash_embedder)
+    r = Retriever(store, hash_embedder, "dense")
+    for chunk in store.chunks[:5]:
+        hit = r.search(chunk.embed_text(), 1)[0]
+        assert hit.chunk.chunk_id == chunk.chunk_id
+        assert hit.dense == pytest.approx(1.0, abs=1e-5)
+
+
+def test_hybrid_and_bm25_find_the_314_passage(settings, hash_embedder):
+    build_index(settings, hash_embedder, progress=False)
+    store = load(settings, hash_embedder)
+    for mode in ("bm25", "hybrid"):
+        hits = Retriever(store, hash_embedder, mode).search("How many prisoners were swapped 314", 3)
+        assert "314 prisoners" in hits[0].chunk.text, mode
+
+
+def test_fuse_rankings():
+    fused = fuse_rankings([[1, 2, 3], [3, 1]], k=60)
+    assert [i for i, _ in fused] == [1, 3, 2]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_incremental_rebuild_embeds_only_changes(settings, hash_embedder, seed_copy):
+    settings = settings.model_copy(update={"corpus": seed_copy})
+    (seed_copy / "b.txt").write_text("Second headline\nA quiet day in the markets. Nothing moved at all.\n")
+    first = build_index(settings, hash_embedder, progress=False)
+    assert first.embedded == first.n_chunks and first.n_docs == 2
+
+    again = build_index(settings, hash_embedder, progress=False)
+    assert again.unchanged and again.embedded == 0
+
+    (seed_copy / "b.txt").write_text("Second headline\nA busy day in the markets. Shares rose 4%.\n")
+    (seed_copy / "c.txt").write_text("Third headline\nRain fell on Tuesday.\n")
+    changed = build_index(settings, hash_embedder, progress=False)
+    assert sorted(changed.changed_docs) == ["b.txt", "c.txt"]
+    assert changed.embedded == 2  # one chunk each; the seed's chunks were reused
+    store = load(settings, hash_embedder)
+    assert not any("quiet day" in c.text for c in store.chunks)
+
+    (seed_copy / "b.txt").unlink()
+    removed = build_index(settings, hash_embedder, progress=False)
+    assert removed.removed_docs == ["b.txt"] and removed.embedded == 0
+    store = load(settings, hash_embedder)
+    assert {c.doc_id for c in store.chunks} == {"000_aa0e348396f8f4a1.txt", "c.txt"}
+    assert len(store.vectors) == store.faiss_index.ntotal == len(store.chunks)
+
+
+def test_manifest_mismatch_is_a_clear_error(settings, hash_embedder):
+    build_index(settings, hash_embedder, progress=False)
+    other = settings.model_copy(update={"chunk_tokens": 200})
+    with pytest.raises(IndexMismatchError, match=r"rag index .*--rebuild"):
+        load(other, hash_embedder)
+    with pytest.raises(IndexMismatchError, match="chunk_tokens"):
+        build_index(other, hash_embedder, progress=False)
+    from rag.embedding import HashEmbedder
+
+    with pytest.raises(IndexMismatchError, match="embed_model"):
+        load(settings, HashEmbedder(model_id="another-model"))
+    rebuilt = build_index(other, hash_embedder, rebuild=True, progress=False)
+    assert rebuilt.embedded == rebuilt.n_chunks
+    load(other, hash_embedder)
+
+
+def test_missing_and_corrupt_index_messages(settings, hash_embedder):
+    with pytest.raises(IndexMissingError, match="rag index"):
+        load(settings, hash_embedder)
+    build_index(settings, hash_embedder, progress=False)
+    build = IndexStore.current_build(settings.index)
+    data = (build / "vectors.faiss").read_bytes()
+    (build / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        load(settings, hash_embedder)
+    (build / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError, match="manifest"):
+        load(settings, hash_embedder)
+    # a plain `rag index` repairs it from scratch
+    r = build_index(settings, hash_embedder, progress=False)
+    assert r.embedded == r.n_chunks and any("unusable" in w for w in r.warnings)
+    load(settings, hash_embedder)
+
+
+def test_failure_mid_build_leaves_previous_index_intact(settings, hash_embedder, seed_copy, monkeypatch):
+    settings = settings.model_copy(update={"corpus": seed_copy})
+    build_index(settings, hash_embedder, progress=False)
+    before = load(settings, hash_embedder)
+    (seed_copy / "new.txt").write_text("New headline\nSomething new happened today.\n")
+
+    import rag.store
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rag.store.np, "save", disk_full)
+    with pytest.raises(OSError):
+        build_index(settings, hash_embedder, progress=False)
+    monkeypatch.undo()
+    after = load(settings, hash_embedder)
+    assert after.path == before.path and len(after) == len(before)
+    assert not [p for p in (settings.index / "builds").iterdir() if p.name.startswith(".tmp-")]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hash_embedder, "encode_documents", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(settings, hash_embedder, progress=False)
+    assert load(settings, hash_embedder).path == before.path
+
+
+def test_no_pickle_anywhere_in_the_index(settings, hash_embedder):
+    build_index(settings, hash_embedder, progress=False)
+    build = IndexStore.current_build(settings.index)
+    names = {p.suffix for p in build.rglob("*") if p.is_file()}
+    assert names <= {".json", ".jsonl", ".npy", ".faiss"}, names
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert manifest["embed_model"] == "hash-embedder" and manifest["normalized"] is True
+    assert manifest["documents"]["000_aa0e348396f8f4a1.txt"]["hash"]
