@@ -1,0 +1,362 @@
+"""The evaluation harness: metrics against hand-computed cases, gold validation, the report, end to end."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from rag.evaluate import (
+    GoldFormatError, GoldItem, ItemResult, best_f1, build_report, check_gold_against_corpus, chunk_relevant,
+    contains_answer, exact_match, find_loose, percentile, read_gold, reciprocal_rank, render_html, run_cli,
+    sample_gold, score_answer, span_relevant, summarize,
+)
+from rag.text import squad_normalize, token_f1
+
+from conftest import ROOT, SEED_DOC, SEEDS
+
+FIXED_KEYS = {"n", "n_answerable", "retrieval", "answer", "citations", "abstention", "latency_s", "items"}
+PRISONERS = {"id": "p", "question": "How many prisoners did Ukraine and Russia swap?", "answers": ["314"],
+             "doc": SEED_DOC, "evidence": "The two sides agreed to swap 314 prisoners", "answerable": True}
+FRANCE = {"id": "u", "question": "What is the capital of France?", "answers": [], "doc": None, "evidence": None,
+          "answerable": False}
+LOAN = {"id": "l", "question": "How big is the loan the European Union agreed to provide to Kyiv?",
+        "answers": ["€90 billion", "90 billion"], "doc": SEED_DOC,
+        "evidence": "provide Kyiv with a €90 billion ($106 billion) loan", "answerable": True}
+
+
+def write_gold(path: Path, rows) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
+                    encoding="utf-8")
+    return path
+
+
+def gold_item(**kw) -> GoldItem:
+    base = dict(id="g", question="q?", answers=("314",), doc="a.txt", evidence="e", answerable=True)
+    base.update(kw)
+    return GoldItem(**base)
+
+
+# -- metric functions ---------------------------------------------------------------
+
+def test_squad_normalization_and_exact_match():
+    assert squad_normalize("The  Cat's, hat!") == "cats hat"
+    assert squad_normalize("An apple — a day") == "apple day"
+    assert exact_match("The 314.", ["300", "314"]) == 1.0
+    assert exact_match("314 prisoners", ["314"]) == 0.0
+
+
+def test_f1_counts_repeated_tokens_once_per_gold_occurrence():
+    # pred [cat, cat, cat] vs gold [cat, sat]: 1 common token, P = 1/3, R = 1/2, F1 = 0.4
+    assert token_f1("the cat cat cat", "cat sat") == pytest.approx(0.4)
+    assert token_f1("cat cat", "cat cat sat") == pytest.approx(0.8)  # P = 1, R = 2/3
+    assert best_f1("cat cat cat", ["dog", "cat sat"]) == pytest.approx(0.4)
+    assert best_f1("anything", []) == 0.0
+
+
+def test_contains_matches_whole_normalized_words():
+    assert contains_answer("They swapped 314 prisoners [1]", ["314 Prisoners"]) == 1.0
+    assert contains_answer("3145 prisoners", ["314"]) == 0.0
+    assert contains_answer("The €90 billion loan", ["€90 billion", "ninety"]) == 1.0
+    assert contains_answer("no", []) == 0.0
+
+
+def test_mrr_at_10():
+    assert reciprocal_rank([False, False, True, True]) == pytest.approx(1 / 3)
+    assert reciprocal_rank([True]) == 1.0
+    assert reciprocal_rank([False] * 10 + [True]) == 0.0  # rank 11 is past the depth
+    assert reciprocal_rank([]) == 0.0
+
+
+def test_half_evidence_overlap_rule():
+    ev = (100, 140)  # 40 characters of evidence
+    assert span_relevant(0, 120, *ev)        # covers 20 of 40: exactly half
+    assert not span_relevant(0, 119, *ev)    # 19 of 40
+    assert span_relevant(130, 300, *ev) is False  # 10 of 40
+    assert span_relevant(110, 130, *ev)      # 20 of 40, inside the evidence
+    assert span_relevant(50, 200, *ev)       # covers all of it
+    assert not span_relevant(140, 200, *ev)  # touches the end only
+    g = gold_item(doc="a.txt")
+    assert chunk_relevant("a.txt", 0, 120, g, ev)
+    assert not chunk_relevant("b.txt", 0, 120, g, ev)                   # same offsets, other article
+    assert chunk_relevant("a.txt", 500, 600, g, None)                   # evidence in the headline: any chunk of the doc
+    assert not chunk_relevant("a.txt", 0, 120, gold_item(answerable=False, doc=None, answers=()), ev)
+
+
+def test_percentile_interpolates():
+    assert percentile([4, 1, 3, 2], 50) == pytest.approx(2.5)
+    assert percentile([1, 2, 3, 4], 95) == pytest.approx(3.85)
+    assert percentile([], 50) is None
+
+
+def _result(answerable=True, abstained=False, **kw) -> ItemResult:
+    return ItemResult(id=kw.pop("id", "x"), question="q", answerable=answerable,
+                      answers=["a"] if answerable else [], doc="a.txt" if answerable else None,
+                      abstained=abstained, **kw)
+
+
+def test_abstention_counting():
+    items = [_result(False, True), _result(False, False),                      # 1 of 2 unanswerable declined
+             _result(True, True), _result(True, False), _result(True, False)]  # 1 of 3 answerable declined
+    s = summarize(items)["abstention"]
+    assert s["accuracy"] == 0.5
+    assert s["false_abstain_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    only_answerable = summarize(items[2:])
+    assert only_answerable["abstention"]["accuracy"] is None
+    assert only_answerable["n"] == 3 and only_answerable["n_answerable"] == 3
+    only_unanswerable = summarize(items[:2])
+    assert only_unanswerable["answer"]["f1"] is None and only_unanswerable["retrieval"]["hit@1"] is None
+
+
+def test_retrieval_metrics_from_relevance_flags():
+    items = [_result(retrieved_relevant=[True, False], retrieved_doc_hit=[True, True]),
+             _result(retrieved_relevant=[False, False, False, True], retrieved_doc_hit=[False, False, False, True]),
+             _result(retrieved_relevant=[False] * 5 + [True], retrieved_doc_hit=[False] * 5 + [True]),
+             _result(False, retrieved_relevant=[False], retrieved_doc_hit=[False])]  # unanswerable: not counted
+    r = summarize(items)["retrieval"]
+    assert r["hit@1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert r["hit@5"] == pytest.approx(2 / 3, abs=1e-4)
+    assert r["mrr@10"] == pytest.approx((1 + 1 / 4 + 1 / 6) / 3, abs=1e-4)
+    assert r["doc_hit@5"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_citation_precision_and_recall_with_mixed_citations():
+    cite = lambda chunk_id, doc_id: SimpleNamespace(chunk_id=chunk_id, doc_id=doc_id)  # noqa: E731
+    spans = {"rel": ("a.txt", 0, 200, "The two sides agreed to swap prisoners."),  # covers the evidence
+             "far": ("a.txt", 500, 700, "Talks continued in Abu Dhabi."),           # same doc, elsewhere
+             "other": ("b.txt", 0, 200, "Elsewhere, 314 prisoners went home."),     # other doc, has the answer
+             "none": ("b.txt", 200, 400, "Nothing useful here.")}
+    g = gold_item(id="a", answers=("314",), doc="a.txt")
+    a = score_answer(g, (50, 100), "314 [1]", False, [cite("rel", "a.txt"), cite("far", "a.txt"),
+                                                      cite("other", "b.txt")], [], 0.1, spans)
+    b = score_answer(gold_item(id="b"), (50, 100), "wrong [1]", False, [cite("none", "b.txt")], [], 0.1, spans)
+    c = score_answer(gold_item(id="c"), (50, 100), "", True, [], [], 0.1, spans)
+    u = score_answer(gold_item(id="u", answerable=False, doc=None, answers=(), evidence=None), None, "x [1]", False,
+                     [cite("none", "b.txt")], [], 0.1, spans)  # unanswerable: its citation is not counted
+    assert a.citation_relevant == [True, False, True]
+    assert b.citation_relevant == [False]
+    s = summarize([a, b, c, u])
+    assert s["citations"]["precision"] == pytest.approx(2 / 4)   # 2 relevant of 4 citations on answerable items
+    assert s["citations"]["recall"] == pytest.approx(1 / 3, abs=1e-4)
+    assert (a.em, a.f1, a.contains) == (1.0, 1.0, 1.0)
+    assert (c.em, c.f1, c.contains) == (0.0, 0.0, 0.0)  # an abstention scores 0
+    assert s["answer"]["em"] == pytest.approx(1 / 3, abs=1e-4)
+    assert summarize([c])["citations"]["precision"] is None     # nothing cited: undefined, not 0
+
+
+def test_answer_markers_are_stripped_before_scoring():
+    r = score_answer(gold_item(answers=("314 prisoners",)), None, "314 prisoners [1] [2]", False, [], [], 0.0, {})
+    assert r.em == 1.0
+
+
+def test_sample_is_seeded_and_keeps_file_order():
+    items = [gold_item(id=str(i)) for i in range(20)]
+    a, b = sample_gold(items, 5, seed=1), sample_gold(items, 5, seed=1)
+    assert [i.id for i in a] == [i.id for i in b]
+    assert [int(i.id) for i in a] == sorted(int(i.id) for i in a)
+    assert [i.id for i in sample_gold(items, 5, seed=2)] != [i.id for i in a]
+    assert len(sample_gold(items, None, 0)) == 20
+
+
+# -- gold validation ----------------------------------------------------------------
+
+def test_gold_format_problems_are_reported_line_by_line(tmp_path):
+    rows = [
+        PRISONERS,
+        {**PRISONERS, "id": "p2", "extra": 1},
+        {k: v for k, v in PRISONERS.items() if k != "evidence"},
+        {**PRISONERS, "id": "p3", "answers": "314"},
+        {**PRISONERS, "id": "p4", "answers": []},
+        {**FRANCE, "id": "u2", "doc": SEED_DOC},
+        "{not json",
+        "",
+        {**PRISONERS},                                    # duplicate id
+        {**PRISONERS, "id": "p5", "answerable": "yes"},
+        [1, 2],
+    ]
+    with pytest.raises(GoldFormatError) as e:
+        read_gold(write_gold(tmp_path / "g.jsonl", rows))
+    msgs = e.value.problems
+    expected = [
+        ("line 2", "unknown key(s) extra"),
+        ("line 3", "missing key(s) evidence"),
+        ("line 4", "'answers' must be a list of non-empty strings"),
+        ("line 5", "answerable item has no answers"),
+        ("line 6", "unanswerable item must have \"doc\": null"),
+        ("line 7", "not valid JSON"),
+        ("line 9", "duplicate id 'p' (first on line 1)"),
+        ("line 10", "'answerable' must be true or false"),
+        ("line 11", "expected a JSON object, got list"),
+    ]
+    assert len(msgs) == len(expected), msgs
+    for (line, text), msg in zip(expected, msgs):
+        assert msg.startswith(line + ":") or msg.startswith(line + " "), msg
+        assert text in msg, msg
+
+
+def test_gold_checked_against_the_corpus(tmp_path):
+    items = read_gold(write_gold(tmp_path / "g.jsonl", [
+        PRISONERS,
+        {**PRISONERS, "id": "ws", "evidence": "The two   sides agreed\nto swap"},           # whitespace differs
+        {**PRISONERS, "id": "head", "evidence": "agree to swap prisoners as talks advance"},  # in the headline
+        {**PRISONERS, "id": "bad", "evidence": "The two sides agreed to swap 315 prisoners"},
+        {**PRISONERS, "id": "nodoc", "doc": "missing.txt"},
+        FRANCE,
+    ]))
+    spans, problems = check_gold_against_corpus(items, SEEDS)
+    assert len(problems) == 2
+    assert "line 4 (id 'bad'): evidence not found in " + SEED_DOC in problems[0]
+    assert "line 5 (id 'nodoc'): unknown doc 'missing.txt'" in problems[1]
+    from rag.documents import load_corpus
+
+    body = load_corpus(SEEDS).documents[0].text
+    a, b = spans["p"]
+    assert body[a:b] == PRISONERS["evidence"]
+    assert spans["ws"][0] == a
+    assert spans["head"] is None and "u" not in spans
+    assert find_loose("a  b\nc", "b c") == (3, 6)
+
+
+def test_bad_gold_file_exits_2_before_loading_anything(tmp_path, capsys, monkeypatch):
+    import rag.answer
+
+    def boom(*a, **k):
+        raise AssertionError("the pipeline must not load for a bad gold file")
+
+    monkeypatch.setattr(rag.answer.Pipeline, "from_settings", boom)
+    gold = write_gold(tmp_path / "g.jsonl", [PRISONERS, {**PRISONERS, "id": "x", "evidence": "never said"}])
+    from rag.settings import Settings
+
+    code = run_cli(gold=gold, corpus=SEEDS, index=None, out=tmp_path / "r.json", html=None, limit=None, seed=0,
+                   variants=[], settings=Settings())
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "line 2 (id 'x'): evidence not found" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_shipped_gold_sets_are_valid():
+    xquad = ROOT / "eval" / "xquad"
+    items = read_gold(xquad / "gold.jsonl")
+    assert len(items) == 1190
+    spans, problems = check_gold_against_corpus(items, xquad / "corpus")
+    assert problems == []
+    seed_gold = ROOT / "eval" / "seed_gold.jsonl"
+    if seed_gold.exists():
+        _, problems = check_gold_against_corpus(read_gold(seed_gold), SEEDS)
+        assert problems == []
+
+
+# -- report and end to end with fakes ---------------------------------------------
+
+@pytest.fixture
+def fake_models(monkeypatch, hash_embedder):
+    """run_cli with the hash embedder and a queued-reply LLM instead of MiniLM and SmolLM2."""
+    import rag.embedding
+    import rag.llm
+    from rag.llm import FakeGenerator
+
+    gen = FakeGenerator(["314 prisoners [1]", "not in the articles", "€90 billion [1]"])
+    monkeypatch.setattr(rag.embedding, "make_embedder", lambda s: hash_embedder)
+    monkeypatch.setattr(rag.llm, "make_generator", lambda s: gen)
+    return gen
+
+
+def test_run_cli_writes_report_with_fixed_keys_and_html(tmp_path, monkeypatch, fake_models, capsys):
+    from rag.settings import Settings
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    gold = write_gold(tmp_path / "g.jsonl", [PRISONERS, {**FRANCE, "question": "<b>capital</b> of France?"}, LOAN])
+    s = Settings(chunk_tokens=60, chunk_overlap=15, min_relevance=0.0, min_coverage=0.0)
+    out, page = tmp_path / "r" / "report.json", tmp_path / "r" / "report.html"
+    code = run_cli(gold=gold, corpus=SEEDS, index=None, out=out, html=page, limit=None, seed=0,
+                   variants=["hybrid", "noverify"], settings=s)
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report) == FIXED_KEYS | {"variants"}
+    assert set(report["variants"]) == {"hybrid", "noverify"}
+    assert report["n"] == 3 and report["n_answerable"] == 2
+    assert set(report["retrieval"]) == {"hit@1", "hit@5", "mrr@10", "doc_hit@5"}
+    assert set(report["answer"]) == {"em", "f1", "contains"}
+    assert set(report["citations"]) == {"precision", "recall"}
+    assert set(report["abstention"]) == {"accuracy", "false_abstain_rate"}
+    assert set(report["latency_s"]) == {"p50", "p95"}
+    # a one-article corpus: every retrieved chunk is from the gold doc
+    assert report["retrieval"]["doc_hit@5"] == 1.0
+    for block in ("retrieval", "answer", "citations", "abstention", "latency_s"):
+        for v in report[block].values():
+            assert v is None or 0.0 <= v <= 1.0 or block == "latency_s"
+    item = report["items"][0]
+    for key in ("question", "answers", "answer", "abstained", "cited_doc_ids", "cited_chunk_ids",
+                "citation_relevant", "f1", "latency_s"):
+        assert key in item
+    assert item["question"] == PRISONERS["question"] and item["answers"] == ["314"]
+    # the index is cached by corpus path and reused on the next run
+    assert len(list((tmp_path / "cache" / "newsrag").iterdir())) == 1
+    text = page.read_text()
+    assert "data:image/png;base64," in text and "&lt;b&gt;capital&lt;/b&gt;" in text and "<b>capital" not in text
+    out_text = capsys.readouterr().out
+    assert "hit@1" in out_text and "hybrid" in out_text and "noverify" in out_text
+
+
+def test_single_variant_report_has_exactly_the_fixed_keys(tmp_path, monkeypatch, fake_models):
+    from rag.settings import Settings
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    gold = write_gold(tmp_path / "g.jsonl", [PRISONERS, FRANCE, LOAN])
+    out = tmp_path / "report.json"
+    s = Settings(chunk_tokens=60, chunk_overlap=15, min_relevance=0.0, min_coverage=0.0)
+    assert run_cli(gold=gold, corpus=SEEDS, index=None, out=out, html=None, limit=2, seed=3, variants=[],
+                   settings=s) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == FIXED_KEYS
+    assert report["n"] == 2 and len(report["items"]) == 2
+
+
+def test_unknown_variant_and_missing_source_exit_2(tmp_path):
+    from rag.settings import Settings
+
+    gold = write_gold(tmp_path / "g.jsonl", [PRISONERS])
+    kw = dict(gold=gold, out=None, html=None, limit=None, seed=0, settings=Settings())
+    assert run_cli(corpus=SEEDS, index=None, variants=["fast"], **kw) == 2
+    assert run_cli(corpus=None, index=None, variants=[], **kw) == 2
+
+
+def test_html_escapes_and_marks_wrong_answers():
+    wrong = _result(id="w", answer="<script>x</script>", f1=0.0, cited_doc_ids=["d<1>"], cited_chunk_ids=["c"],
+                    citation_relevant=[False])
+    right = _result(id="r", answer="a", f1=1.0, em=1.0, cited_doc_ids=["d"], cited_chunk_ids=["c"],
+                    citation_relevant=[True])
+    page = render_html({"hybrid": [wrong, right]})
+    assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert page.count("<tr class='wrong'>") == 1 and page.count("<tr class='ok'>") == 1
+    assert "class='bad'>✗ d&lt;1&gt;" in page
+    assert build_report({"a": [wrong]})["n"] == 1
+
+
+# -- real models ------------------------------------------------------------------------
+
+@pytest.mark.model
+def test_end_to_end_on_the_seed_with_real_models(tmp_path, seed_index_real, real_embedder, real_generator):
+    from rag.answer import Pipeline
+    from rag.evaluate import evaluate_variant
+    from rag.store import IndexStore, expected_manifest
+
+    s = seed_index_real
+    seed_gold = ROOT / "eval" / "seed_gold.jsonl"
+    rows = [PRISONERS, FRANCE, LOAN]
+    gold = read_gold(write_gold(tmp_path / "g.jsonl", rows))
+    if seed_gold.exists():
+        gold += [g for g in read_gold(seed_gold) if g.doc in (SEED_DOC, None)][:3]
+    spans, problems = check_gold_against_corpus(gold, SEEDS)
+    assert problems == []
+    store = IndexStore.load(s.index, expect=expected_manifest(s, real_embedder.model_id))
+    pipe = Pipeline(s, store, real_embedder, real_generator, s.index)
+    results = evaluate_variant(pipe, gold, spans, "hybrid", True)
+    report = build_report({"hybrid": results})
+    assert set(report) == FIXED_KEYS
+    prisoners = results[0]
+    assert prisoners.retrieved_relevant[0], prisoners.retrieved_chunk_ids  # the gold sentence's chunk ranks first
+    assert not prisoners.abstained and prisoners.contains == 1.0, prisoners.answer
+    assert any(prisoners.citation_relevant)
+    assert report["latency_s"]["p50"] > 0
