@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, attribute_sentences, best_span, expected_labels, strip_markers, typed_candidates,
+    REFUSAL, Claim, Evidence, attribute_sentences, expected_labels, names_in, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
@@ -234,11 +234,14 @@ class Pipeline:
             yield finish(ABSTAIN_TEXT, True, notes=["nothing retrieved"])
             return
         best = evidence[0]
-        weak = best.cosine < s.min_relevance or best.coverage < s.min_coverage
+        # a name the question asks about (France, Witkoff) must occur in the passage that answers it
+        missing_names = sorted(n for n in names_in(question)
+                               if n not in {w.lower().strip("’'") for w in words(best.context + " " + best.title)})
+        weak = best.cosine < s.min_relevance or best.coverage < s.min_coverage or (missing_names and not history)
         if verify and weak:
             timings.update(first_token=0.0, generate=0.0)
-            yield finish(ABSTAIN_TEXT, True, notes=[f"weak evidence: cosine {best.cosine:.2f}, "
-                                                    f"coverage {best.coverage:.2f}"])
+            yield finish(ABSTAIN_TEXT, True, notes=[f"weak evidence: cosine {best.cosine:.2f}, coverage "
+                                                    f"{best.coverage:.2f}, names not found {missing_names}"])
             return
 
         top = evidence[:3]
@@ -262,7 +265,7 @@ class Pipeline:
                 yield finish("", False, claims, draft)
             return
 
-        claims, notes = attribute_sentences(draft, top)
+        claims, notes = attribute_sentences(draft, evidence)
         labels = expected_labels(question)
         if labels:
             candidates = [(i, a, b) for i, e in enumerate(top) for a, b, _ in self._entities(e.text, labels)]
@@ -331,8 +334,12 @@ def _render(claims: Sequence[Claim], evidence: Sequence[Evidence]) -> tuple[list
     pieces = []
     for c in claims:
         n = numbers.setdefault(c.evidence, len(numbers) + 1)
-        text = f"“{c.text}”" if c.kind == "quote" else c.text
-        pieces.append(f"{text} [{n}]")
+        if c.kind == "quote":
+            pieces.append(f"“{c.text}” [{n}]")
+        elif c.kind == "sentence" and c.text[-1:] in ".!?":
+            pieces.append(f"{c.text[:-1]} [{n}]{c.text[-1]}")
+        else:
+            pieces.append(f"{c.text} [{n}]")
     citations = []
     for idx, n in numbers.items():
         e = evidence[idx]
