@@ -1,0 +1,202 @@
+"""The Gradio chat: streamed answers, a sources panel, example questions, article upload, and an API.
+
+``build_app(pipe, settings)`` returns the ``gr.Blocks``; ``launch(settings)``
+loads the pipeline, queues and serves it (``rag serve`` calls it). The app
+holds no retrieval logic: each request is one call to ``Pipeline.ask_stream``.
+
+Safety: every piece of article or answer text is escaped before it reaches
+the page (see ``ui.render``). Each request catches its own errors and shows
+them in its own chat, so one failure never stops the server. Requests go
+through Gradio's queue; the LLM has its own lock, so concurrent questions
+wait their turn rather than fail.
+
+Programs use ``api_name="ask"``: question string in, the ``rag ask --json``
+object out::
+
+    from gradio_client import Client
+    Client("http://127.0.0.1:7860/").predict("How many prisoners were swapped?", api_name="/ask")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ui.render import (
+    CSS, empty_sources_html, escape_markdown, message_html, sources_html, status_markdown,
+)
+from ui.uploads import ALLOWED_SUFFIXES, ArticleUploader, UploadError
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = (
+    "How many prisoners were swapped?",
+    "Where were the talks held?",
+    "Who announced the exchange?",
+)
+THINKING = "…"
+
+
+def _theme():
+    import gradio as gr
+
+    # system fonts only: the default theme fetches Google Fonts, which an offline machine cannot reach
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+
+
+def _answer_markdown(answer) -> str:
+    text = escape_markdown(answer.answer)
+    if answer.abstained:
+        return text + "\n\n*" + escape_markdown("The closest passages are listed under Sources; "
+                                                "they do not support an answer.") + "*"
+    return text
+
+
+def build_app(pipe, settings):
+    """The chat page and the ``ask`` API endpoint, bound to a loaded ``Pipeline``."""
+    import gradio as gr
+
+    from rag.answer import Answer, QuestionError
+
+    uploader = ArticleUploader(pipe, settings)
+
+    def status() -> str:
+        try:
+            pipe.reload_if_changed()
+        except Exception as e:  # noqa: BLE001 - the old index keeps serving
+            log.warning("index reload failed: %s", e)
+        return status_markdown(pipe)
+
+    def respond(question, messages, history):
+        """Stream the draft into the chat, then replace it with the verified answer and fill the sources."""
+        messages = list(messages or [])
+        history = [tuple(p) for p in (history or [])]
+        question = question if isinstance(question, str) else ""
+        messages.append({"role": "user", "content": escape_markdown(question) or "(empty)"})
+        messages.append({"role": "assistant", "content": THINKING})
+        yield messages, history, "", message_html("Searching the articles…"), gr.skip()
+        answer = None
+        try:
+            pipe.reload_if_changed()
+            stream = pipe.ask_stream(question, history=history)
+            draft = ""
+            try:
+                for part in stream:
+                    if isinstance(part, Answer):
+                        answer = part
+                    else:
+                        draft += part
+                        messages[-1] = {"role": "assistant", "content": escape_markdown(draft) or THINKING}
+                        yield messages, history, gr.skip(), gr.skip(), gr.skip()
+            finally:
+                stream.close()  # releases the LLM lock even when the browser went away mid-stream
+            if answer is None:
+                raise RuntimeError("the pipeline returned no answer")
+        except QuestionError as e:
+            messages[-1] = {"role": "assistant", "content": escape_markdown(str(e))}
+            yield messages, history, gr.skip(), message_html(str(e)), gr.skip()
+            return
+        except Exception as e:  # noqa: BLE001 - one failed request must not take the server down
+            log.exception("request failed")
+            text = f"Sorry, this question failed ({type(e).__name__}: {e}). The server is still running; try again."
+            messages[-1] = {"role": "assistant", "content": escape_markdown(text)}
+            yield messages, history, gr.skip(), message_html(text), gr.skip()
+            return
+        messages[-1] = {"role": "assistant", "content": _answer_markdown(answer)}
+        history.append((answer.question, answer.answer))
+        yield messages, history, gr.skip(), sources_html(answer), status_markdown(pipe)
+
+    def ask_api(question: str) -> dict:
+        """Answer a question from the articles; returns the same JSON object as `rag ask --json`."""
+        try:
+            pipe.reload_if_changed()
+            return pipe.ask(question).to_dict()
+        except QuestionError as e:
+            raise gr.Error(str(e)) from e
+        except Exception as e:  # noqa: BLE001
+            log.exception("api request failed")
+            raise gr.Error(f"{type(e).__name__}: {e}") from e
+
+    def add_article(file):
+        if not file:
+            return gr.skip(), gr.skip()
+        path = Path(file if isinstance(file, str) else getattr(file, "name", file))
+        try:
+            r = uploader.add(path, path.name)
+        except UploadError as e:
+            return escape_markdown(str(e)), status()
+        except Exception as e:  # noqa: BLE001
+            log.exception("upload failed")
+            return escape_markdown(f"Could not add the article ({type(e).__name__}: {e})."), status()
+        verb = "Updated" if r.replaced else "Added"
+        msg = (f"{verb} {r.doc_id}: the index now holds {r.n_docs} articles, {r.n_chunks} chunks "
+               f"({r.embedded} chunks embedded in {r.seconds:.1f} s). Ask about it now.")
+        return escape_markdown(msg), status_markdown(pipe)
+
+    with gr.Blocks(title="newsrag", analytics_enabled=False) as demo:
+        gr.Markdown("## newsrag · ask the news articles")
+        status_md = gr.Markdown(status_markdown(pipe), elem_id="nr-status")
+        history_state = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Chat", elem_id="nr-chat", height=460, sanitize_html=True,
+                                  latex_delimiters=[], allow_tags=False, feedback_options=None,
+                                  buttons=["copy"])
+                with gr.Row():
+                    question = gr.Textbox(placeholder="Ask about the articles, e.g. How many prisoners were swapped?",
+                                          show_label=False, scale=5, elem_id="nr-question",
+                                          max_length=settings.max_question_chars)
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="nr-send")
+                gr.Markdown("Try:")
+                with gr.Row():
+                    example_buttons = [gr.Button(q, size="sm", elem_classes=["nr-example"]) for q in EXAMPLES]
+                clear = gr.Button("New conversation", size="sm")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(empty_sources_html(), elem_id="nr-sources", js_on_load=None)
+        with gr.Accordion("Add an article", open=False):
+            upload = gr.File(label=f"Article ({', '.join(ALLOWED_SUFFIXES)}, at most {settings.max_upload_mb:g} MB)",
+                             file_types=list(ALLOWED_SUFFIXES), type="filepath", elem_id="nr-upload")
+            upload_msg = gr.Markdown("", elem_id="nr-upload-msg")
+
+        outputs = [chat, history_state, question, sources, status_md]
+        common = dict(outputs=outputs, api_visibility="private", concurrency_id="answer", concurrency_limit=2)
+        question.submit(respond, [question, chat, history_state], **common)
+        send.click(respond, [question, chat, history_state], **common)
+        for b, q in zip(example_buttons, EXAMPLES):
+            b.click(lambda q=q: q, None, question, queue=False, api_visibility="private").then(
+                respond, [question, chat, history_state], **common)
+        clear.click(lambda: ([], [], empty_sources_html()), None, [chat, history_state, sources],
+                    queue=False, api_visibility="private")
+        upload.upload(add_article, upload, [upload_msg, status_md], api_visibility="private",
+                      concurrency_limit=1, concurrency_id="upload")
+        demo.load(status, None, status_md, api_visibility="private")
+        gr.api(ask_api, api_name="ask", concurrency_id="answer", concurrency_limit=2)
+    return demo
+
+
+def launch(settings) -> None:
+    """Load the pipeline and serve the chat on settings.host:settings.port until interrupted."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from rag.answer import Pipeline
+
+    pipe = Pipeline.from_settings(settings)
+    load = getattr(pipe.generator, "load", None)
+    if load:  # load the LLM now: the first question should not pay for it, and a bad file fails here
+        load()
+    demo = build_app(pipe, settings)
+    demo.queue(max_size=64)
+    _, local_url, _ = demo.launch(
+        server_name=settings.host, server_port=settings.port, prevent_thread_lock=True, quiet=True,
+        max_file_size=int(settings.max_upload_mb * 1024 * 1024), ssr_mode=False, theme=_theme(), css=CSS,
+        footer_links=["api"],
+    )
+    print(f"newsrag chat running on {local_url} (Ctrl-C to stop)", flush=True)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.close()
