@@ -1,0 +1,69 @@
+"""The CLI through its real entry point (a subprocess, as a user runs it)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SEEDS
+
+
+def rag(*args, env=None, timeout=300):
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "rag", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=full_env, timeout=timeout)
+
+
+@pytest.mark.parametrize("question,needle", [("", "type a question"), ("   ", "type a question"),
+                                             ("x" * 2500, "limit is 2,000")])
+def test_bad_question_exits_2_with_a_message(question, needle, tmp_path):
+    r = rag("ask", question, "--index", str(tmp_path))
+    assert r.returncode == 2
+    assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_index_says_to_run_rag_index(tmp_path):
+    r = rag("ask", "How many prisoners were swapped?", "--index", str(tmp_path / "nothing"))
+    assert r.returncode == 1
+    assert "rag index" in r.stderr and "Traceback" not in r.stderr
+    r = rag("search", "prisoners", "--index", str(tmp_path / "nothing"))
+    assert r.returncode == 1 and "rag index" in r.stderr
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path):
+    r = rag("index", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"))
+    assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_lists_the_commands():
+    r = rag("--help")
+    assert r.returncode == 0
+    for cmd in ("index", "search", "ask", "serve", "eval"):
+        assert cmd in r.stdout
+
+
+@pytest.mark.model
+def test_index_search_ask_end_to_end(tmp_path):
+    idx = str(tmp_path / "idx")
+    r = rag("index", "--corpus", str(SEEDS), "--index", idx, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "chunks/s" in r.stdout
+    r = rag("index", "--corpus", str(SEEDS), "--index", idx, "--quiet")
+    assert "up to date" in r.stdout
+
+    r = rag("search", "How many prisoners did Russia and Ukraine exchange?", "--index", idx, "--json")
+    hits = json.loads(r.stdout)["hits"]
+    assert "314 prisoners" in hits[0]["text"]
+
+    r = rag("ask", "How many prisoners were swapped?", "--index", idx, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"question", "answer", "abstained", "citations", "passages", "timings_s"}
+    assert "314" in out["answer"] and not out["abstained"]
+    assert set(out["citations"][0]) == {"n", "doc_id", "title", "chunk_id", "start", "end", "quote", "text"}
+    assert "314 prisoners" in out["citations"][0]["quote"]
+
+    r = rag("ask", "How many prisoners were swapped?", "--index", idx, env={"RAG_LLM_PATH": str(tmp_path / "no.gguf")})
+    assert r.returncode == 1 and "no.gguf" in r.stderr and "RAG_LLM_PATH" in r.stderr

