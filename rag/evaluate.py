@@ -134,15 +134,15 @@ def parse_gold_line(obj, line: int) -> tuple[GoldItem | None, list[str]]:
                     obj["answerable"], line), []
 
 
-def read_gold(path: Path) -> list[GoldItem]:
-    """Parse a gold JSONL file; raise ``GoldFormatError`` listing every problem (blank lines are skipped)."""
+def parse_gold_file(path: Path) -> tuple[list[GoldItem], list[str]]:
+    """(valid items, problems) of a gold JSONL file; blank lines are skipped."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise GoldFormatError(path, [f"file not found: {path}"]) from None
+        return [], [f"file not found: {path}"]
     except (OSError, UnicodeDecodeError) as e:
-        raise GoldFormatError(path, [f"cannot read {path}: {e}"]) from None
+        return [], [f"cannot read {path}: {e}"]
     items: list[GoldItem] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}
@@ -165,9 +165,20 @@ def read_gold(path: Path) -> list[GoldItem]:
         items.append(item)
     if not items and not problems:
         problems.append("no gold items in the file")
+    return items, problems
+
+
+def read_gold(path: Path) -> list[GoldItem]:
+    """Parse a gold JSONL file; raise ``GoldFormatError`` listing every problem."""
+    items, problems = parse_gold_file(path)
     if problems:
-        raise GoldFormatError(path, problems)
+        raise GoldFormatError(Path(path), problems)
     return items
+
+
+def _line_of(problem: str) -> int:
+    m = re.match(r"line (\d+)", problem)
+    return int(m.group(1)) if m else 0
 
 
 def find_loose(haystack: str, needle: str) -> tuple[int, int] | None:
@@ -412,6 +423,15 @@ def evaluate_variant(pipe, gold: Sequence[GoldItem], spans: dict, mode: str, ver
     return results
 
 
+def warm_up(pipe) -> None:
+    """Load every lazy model now, so the first question's latency does not include loading them."""
+    pipe.embedder.encode_queries(["warm up"])
+    if hasattr(pipe.generator, "load"):
+        pipe.generator.load()
+    if hasattr(pipe, "nlp"):
+        pipe.nlp()
+
+
 def sample_gold(items: Sequence[GoldItem], limit: int | None, seed: int) -> list[GoldItem]:
     """A seeded random sample of ``limit`` items, kept in file order (all items without a limit)."""
     if not limit or limit >= len(items):
@@ -466,11 +486,16 @@ def plot_latency(runs: dict[str, list[ItemResult]]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import numpy as np
+
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
-    for name, items in runs.items():
-        lat = [r.latency_s for r in items if r.error is None]
+    lats = {name: [r.latency_s for r in items if r.error is None] for name, items in runs.items()}
+    every = [x for v in lats.values() for x in v] or [0.0]
+    n_bins = min(30, max(5, len(every) // (3 * len(lats))))
+    bins = np.linspace(0.0, max(every) * 1.02 + 1e-3, n_bins + 1)  # the same bins for every variant
+    for name, lat in lats.items():
         if lat:
-            ax.hist(lat, bins=min(30, max(5, len(lat) // 3)), alpha=0.55, label=name)
+            ax.hist(lat, bins=bins, alpha=0.55, label=f"{name} (p50 {percentile(lat, 50):.2f} s)")
     ax.set_xlabel("seconds per question (total)")
     ax.set_ylabel("questions")
     ax.set_title("Latency distribution")
@@ -569,7 +594,7 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
     err = Console(stderr=True, style="red")
 
     def fail(msg: str, code: int) -> int:
-        err.print(f"error: {msg}", markup=False, highlight=False)
+        err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
         return code
 
     if corpus is None and index is None:
@@ -581,10 +606,9 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
         return fail(str(e), 2)
 
     # 1. the gold file, before anything heavy runs
-    try:
-        items = read_gold(gold)
-    except GoldFormatError as e:
-        return fail(str(e), 2)
+    items, problems = parse_gold_file(gold)
+    if not items:
+        return fail(f"{gold}: " + "; ".join(problems), 2)
     corpus_dir = corpus
     if corpus_dir is None:
         from rag.store import IndexError_, IndexStore
@@ -598,9 +622,10 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
             return fail(f"the index in {index}/ was built from {manifest.get('corpus')!r}, which is not a folder here; "
                         "pass --corpus DIR so the gold evidence can be checked", 2)
     try:
-        spans, problems = check_gold_against_corpus(items, corpus_dir)
+        spans, corpus_problems = check_gold_against_corpus(items, corpus_dir)
     except FileNotFoundError as e:
         return fail(str(e), 2)
+    problems = sorted(problems + corpus_problems, key=_line_of)
     if problems:
         return fail(f"{gold}: {len(problems)} problem(s) in the gold file:\n" + "\n".join(problems), 2)
     headline = [i.id for i in items if i.answerable and spans.get(i.id) is None]
@@ -625,6 +650,9 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
             emb = make_embedder(settings)
             build_index(settings, emb, corpus, index_dir, progress=True)
         pipe = Pipeline.from_settings(settings, index_dir)
+        warm_up(pipe)
+    except KeyboardInterrupt:
+        return fail(f"interrupted while indexing; the previous index in {index_dir}/ is unchanged", 130)
     except (IndexError_, LLMUnavailable, FileNotFoundError, ValueError, RuntimeError) as e:
         return fail(str(e), 1)
     missing = sorted({i.doc for i in items if i.answerable} - set(pipe.store.manifest.get("documents", {})))

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from rag.evaluate import (
-    GoldFormatError, GoldItem, ItemResult, best_f1, build_report, check_gold_against_corpus, chunk_relevant,
+    GoldFormatError, GoldItem, ItemResult, parse_gold_file, best_f1, build_report, check_gold_against_corpus, chunk_relevant,
     contains_answer, exact_match, find_loose, percentile, read_gold, reciprocal_rank, render_html, run_cli,
     sample_gold, score_answer, span_relevant, summarize,
 )
@@ -360,3 +360,16 @@ def test_end_to_end_on_the_seed_with_real_models(tmp_path, seed_index_real, real
     assert not prisoners.abstained and prisoners.contains == 1.0, prisoners.answer
     assert any(prisoners.citation_relevant)
     assert report["latency_s"]["p50"] > 0
+
+
+def test_rag_eval_command_reports_bad_gold_with_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    gold = write_gold(tmp_path / "g.jsonl", [{**PRISONERS, "doc": "nope.txt"}, {**FRANCE, "answers": ["Paris"]}])
+    result = CliRunner().invoke(app, ["eval", "--gold", str(gold), "--corpus", str(SEEDS)])
+    assert result.exit_code == 2, result.output
+    out = result.output + (result.stderr if hasattr(result, "stderr") else "")
+    assert "line 1 (id 'p'): unknown doc 'nope.txt'" in out
+    assert "line 2 (id 'u'): unanswerable item must have \"answers\": []" in out
