@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 from rag.documents import Document
 
 Span = tuple[int, int]
+CHUNKER = "spacy-sentencizer/1"  # recorded in the manifest: a new splitter means new chunks
 _PARA = re.compile(r"[^\n]+")
 
 

@@ -179,7 +179,9 @@ class IndexStore:
 
 
 def expected_manifest(settings, embed_model_id: str) -> dict:
-    return {"embed_model": embed_model_id, "chunk_tokens": settings.chunk_tokens,
+    from rag.chunking import CHUNKER
+
+    return {"embed_model": embed_model_id, "chunker": CHUNKER, "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap}
 
 
