@@ -76,6 +76,7 @@ def build_app(pipe, settings):
         question = question if isinstance(question, str) else ""
         messages.append({"role": "user", "content": escape_markdown(question) or "(empty)"})
         messages.append({"role": "assistant", "content": THINKING})
+        turn = sum(1 for m in messages if m.get("role") == "user")
         yield messages, history, "", message_html("Searching the articles…"), gr.skip()
         answer = None
         try:
@@ -96,17 +97,17 @@ def build_app(pipe, settings):
                 raise RuntimeError("the pipeline returned no answer")
         except QuestionError as e:
             messages[-1] = {"role": "assistant", "content": escape_markdown(str(e))}
-            yield messages, history, gr.skip(), message_html(str(e)), gr.skip()
+            yield messages, history, gr.skip(), message_html(str(e), turn), gr.skip()
             return
         except Exception as e:  # noqa: BLE001 - one failed request must not take the server down
             log.exception("request failed")
             text = f"Sorry, this question failed ({type(e).__name__}: {e}). The server is still running; try again."
             messages[-1] = {"role": "assistant", "content": escape_markdown(text)}
-            yield messages, history, gr.skip(), message_html(text), gr.skip()
+            yield messages, history, gr.skip(), message_html(text, turn), gr.skip()
             return
         messages[-1] = {"role": "assistant", "content": _answer_markdown(answer)}
         history.append((answer.question, answer.answer))
-        yield messages, history, gr.skip(), sources_html(answer), status_markdown(pipe)
+        yield messages, history, gr.skip(), sources_html(answer, turn), status_markdown(pipe)
 
     def ask_api(question: str) -> dict:
         """Answer a question from the articles; returns the same JSON object as `rag ask --json`."""

@@ -44,7 +44,13 @@ def highlight(text: str, quote: str) -> str:
     return f"{esc(text[:at])}<mark>{esc(text[at:end])}</mark>{esc(text[end:])}"
 
 
-def sources_html(answer) -> str:
+def _open(turn: int | None, extra: str = "") -> str:
+    # data-turn tells a browser test (or a script) which question this panel answers
+    attr = f' data-turn="{int(turn)}"' if turn is not None else ""
+    return f'<div class="nr-sources{extra}"{attr}>'
+
+
+def sources_html(answer, turn: int | None = None) -> str:
     """The sources panel: only the cited passages, numbered like the answer's markers.
 
     On an abstention, the closest passages are listed and marked as not supporting an answer.
@@ -52,7 +58,7 @@ def sources_html(answer) -> str:
     if answer is None:
         return empty_sources_html()
     if answer.abstained:
-        parts = ['<div class="nr-sources nr-abstained">',
+        parts = [_open(turn, " nr-abstained"),
                  '<p class="nr-note"><strong>No answer found in the articles.</strong> '
                  'The closest passages are shown below; they do <em>not</em> support an answer.</p>']
         for hit in answer.passages[:3]:
@@ -67,7 +73,7 @@ def sources_html(answer) -> str:
             parts.append('<p class="nr-note">Nothing in the index is close to this question.</p>')
         parts.append("</div>")
         return "".join(parts)
-    parts = ['<div class="nr-sources">']
+    parts = [_open(turn)]
     for c in answer.citations:
         parts.append(
             f'<div class="nr-source" data-n="{int(c.n)}">'
@@ -85,8 +91,8 @@ def empty_sources_html() -> str:
             'appear here, with the supporting sentence highlighted.</p></div>')
 
 
-def message_html(message: str) -> str:
-    return f'<div class="nr-sources"><p class="nr-note">{esc(message)}</p></div>'
+def message_html(message: str, turn: int | None = None) -> str:
+    return f'{_open(turn)}<p class="nr-note">{esc(message)}</p></div>'
 
 
 def status_markdown(pipe) -> str:

@@ -34,14 +34,13 @@ _WATCH_JS = """
 () => {
   window.__nrStates = [];
   const record = () => {
-    const bots = document.querySelectorAll('#nr-chat .message-row.bot-row, #nr-chat [data-testid="bot"]');
+    const bots = document.querySelectorAll('#nr-chat [data-testid="bot"]');
     if (!bots.length) return;
     const t = bots[bots.length - 1].innerText.trim();
     const s = window.__nrStates;
     if (t && s[s.length - 1] !== t) s.push(t);
   };
   new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true});
-  window.__nrDialogs = 0;
 }
 """
 
@@ -116,40 +115,56 @@ def chromium():
             browser.close()
 
 
-def ask_in_browser(browser, url: str, question: str, screenshot: Path | None = None,
-                   timeout_ms: int = 180_000) -> ChatCapture:
-    """Open the chat, type ``question``, wait for the final answer and the sources panel, return what shows."""
+BOT = "#nr-chat [data-testid='bot']"
+USER = "#nr-chat [data-testid='user']"
+
+
+def open_chat(browser, url: str, timeout_ms: int = 180_000):
+    """A new page on the chat, ready for a question; dialogs (alert, confirm) are recorded and dismissed."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    dialogs: list[str] = []
+    page.nr_dialogs = []
 
     def on_dialog(d):
-        dialogs.append(d.message)
+        page.nr_dialogs.append(d.message)
         d.dismiss()
 
     page.on("dialog", on_dialog)
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#nr-question textarea").wait_for(timeout=timeout_ms)
+    page.wait_for_function("() => /Index: \\d+ articles/.test(document.querySelector('#nr-status').innerText)",
+                           timeout=timeout_ms)
+    page.evaluate(_WATCH_JS)
+    return page
+
+
+def ask_on_page(page, question: str, timeout_ms: int = 180_000) -> ChatCapture:
+    """Type ``question``, wait until the sources panel belongs to this turn (the final answer), return what shows."""
+    turn = page.locator(USER).count() + 1
+    page.evaluate("() => { window.__nrStates = []; }")
+    box = page.locator("#nr-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.locator(f'#nr-sources [data-turn="{turn}"]').wait_for(timeout=timeout_ms)
+    return ChatCapture(
+        answer_text=page.locator(BOT).last.inner_text().strip(),
+        sources_text=page.locator("#nr-sources").inner_text(),
+        marked=page.locator("#nr-sources mark").all_inner_texts(),
+        states=page.evaluate("() => window.__nrStates || []"),
+        dialogs=list(page.nr_dialogs),
+    )
+
+
+def ask_in_browser(browser, url: str, question: str, screenshot: Path | None = None,
+                   timeout_ms: int = 180_000) -> ChatCapture:
+    """Open the chat, ask ``question``, wait for the final answer and the sources panel, optionally screenshot."""
+    page = open_chat(browser, url, timeout_ms)
     try:
-        page.goto(url, wait_until="domcontentloaded")
-        box = page.locator("#nr-question textarea")
-        box.wait_for(timeout=timeout_ms)
-        page.wait_for_function("() => !document.querySelector('#nr-status').innerText.includes('?')",
-                               timeout=timeout_ms)
-        page.evaluate(_WATCH_JS)
-        box.fill(question)
-        box.press("Enter")
-        # the final answer has arrived when the sources panel lists passages (cited, or closest on abstention)
-        page.wait_for_function(
-            "() => document.querySelectorAll('#nr-sources .nr-source').length > 0"
-            " || /failed|Please|limit/.test(document.querySelector('#nr-sources').innerText)",
-            timeout=timeout_ms)
-        bot = page.locator("#nr-chat .message-row.bot-row, #nr-chat [data-testid='bot']").last
-        answer_text = bot.inner_text().strip()
-        sources_text = page.locator("#nr-sources").inner_text()
-        marked = page.locator("#nr-sources mark").all_inner_texts()
-        states = page.evaluate("() => window.__nrStates || []")
+        cap = ask_on_page(page, question, timeout_ms)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
-        return ChatCapture(answer_text, sources_text, marked, states, dialogs, screenshot)
+            cap.screenshot = screenshot
+        return cap
     finally:
         page.close()
 

@@ -1,0 +1,327 @@
+"""The chat app: escaping and uploads (fast), then the real app over HTTP and in a real browser (marked).
+
+The marked tests start ``rag serve`` as a subprocess once per module, on an
+index built in a tmp folder from seeds/ with the real bundled models, and talk
+to it through ``gradio_client`` and a headless Debian Chromium (Playwright).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ui.render import escape_markdown, highlight, sources_html
+from ui.uploads import ArticleUploader, UploadError, safe_filename
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+RAG = Path(sys.executable).parent / "rag"
+SWAP_Q = "How many prisoners were swapped?"
+
+XSS_ARTICLE = """\
+Mayor <script>window.__nrPwned = 1; alert('xss-title')</script> opens bridge <img src=x onerror="window.__nrPwned = 2; alert('xss-img')">
+The mayor of Riverton opened the new Harbour Bridge on Monday <img src=x onerror="window.__nrPwned = 3; alert('xss-body')"> after three years of work.
+<script>window.__nrPwned = 4; alert('xss-script')</script> The Harbour Bridge cost 42 million euros to build, the city council said.
+More at [the council](javascript:alert('xss-link')) and <a href="javascript:alert('xss-a')">the map</a>.
+"""
+
+UPLOAD_ARTICLE = """\
+Lighthouse keepers return to Skerry Point
+The Skerry Point lighthouse will be staffed again from June, the coastal authority said on Tuesday.
+The authority hired 7 keepers to run the lighthouse in shifts after its automatic lamp failed twice in one winter.
+"""
+
+
+# -- fast: rendering and uploads, no models ---------------------------------------------------------
+
+
+def test_escape_markdown_leaves_no_markup():
+    out = escape_markdown("<script>alert(1)</script> [x](javascript:alert(2)) ![i](y) 314 [1]")
+    assert "<" not in out and ">" not in out
+    assert "&lt;script&gt;" in out
+    assert "[x](" not in out and "![i]" not in out      # link and image syntax neutralised
+    assert "314 \\[1\\]" in out                          # markers survive, shown literally
+
+
+def test_highlight_marks_the_quote_and_escapes_the_rest():
+    text = "Intro <b>bold</b>. The two sides agreed to swap 314 prisoners. Outro <img src=x onerror=alert(1)>"
+    out = highlight(text, "The two sides agreed to swap 314 prisoners.")
+    assert "<mark>The two sides agreed to swap 314 prisoners.</mark>" in out
+    assert "<b>" not in out and "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
+    # the quote differs only in whitespace: still highlighted
+    assert "<mark>" in highlight("A  b\nc. D.", "A b c.")
+    # a quote not in the text is shown on its own, escaped
+    out = highlight("Some text.", "<i>other</i>")
+    assert "<mark>&lt;i&gt;other&lt;/i&gt;</mark>" in out
+
+
+def test_sources_html_lists_citations_or_marks_abstention():
+    from rag.answer import Answer, Citation
+    from rag.chunking import Chunk
+    from rag.retrieval import Hit
+
+    chunk = Chunk("c1", "a<b>.txt", "Head <script>x</script>", 0, 40, "Body. The quote <i>here</i>.", ((0, 5), (6, 28)))
+    hit = Hit(chunk=chunk, score=0.5, rank=1, dense=0.5, bm25=1.0)
+    cit = Citation(1, chunk.doc_id, chunk.title, chunk.chunk_id, 6, 28, "The quote <i>here</i>.", chunk.text)
+    ok = sources_html(Answer("q", "x [1]", False, [cit], [hit], {}))
+    assert '<span class="nr-n">[1]</span>' in ok and "<mark>The quote &lt;i&gt;here&lt;/i&gt;.</mark>" in ok
+    assert "<script>" not in ok and "Head &lt;script&gt;x&lt;/script&gt;" in ok and "a&lt;b&gt;.txt" in ok
+    no = sources_html(Answer("q", "I could not find the answer in the articles.", True, [], [hit], {}))
+    assert "does not support an answer" in no and "nr-weak" in no and "<mark>" not in no
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\win.md", "win.md"),
+    ("My Article (final).HTML", "My_Article_final.html"),
+    (".hidden.txt", "hidden.txt"),
+    ("évènement.txt", "evenement.txt"),
+    ("...", "article"),
+])
+def test_safe_filename(name, expected):
+    assert safe_filename(name) == expected
+
+
+@pytest.fixture
+def hash_pipeline(tmp_path):
+    """A pipeline on the deterministic fake embedder and fake LLM (fast tests only)."""
+    from rag.answer import Pipeline
+    from rag.embedding import HashEmbedder
+    from rag.indexing import build_index
+    from rag.llm import FakeGenerator
+    from rag.settings import Settings
+    from rag.store import IndexStore, expected_manifest
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    s = Settings(index=tmp_path / "index", corpus=corpus, max_upload_mb=0.01)
+    emb = HashEmbedder()
+    build_index(s, emb, corpus, s.index, progress=False)
+    store = IndexStore.load(s.index, expect=expected_manifest(s, emb.model_id))
+    return Pipeline(s, store, emb, FakeGenerator(), s.index)
+
+
+def test_upload_is_indexed_incrementally_inside_the_index_folder(hash_pipeline, tmp_path):
+    pipe = hash_pipeline
+    seed_ids = set(pipe.store.manifest["documents"])
+    src = tmp_path / "incoming" / "Skerry Point!.txt"
+    src.parent.mkdir()
+    src.write_text(UPLOAD_ARTICLE)
+    r = ArticleUploader(pipe, pipe.settings).add(src, "../../Skerry Point!.txt")
+    assert r.doc_id == "uploads/Skerry_Point.txt" and not r.replaced
+    assert (pipe.index_dir / "uploads" / "Skerry_Point.txt").read_text() == UPLOAD_ARTICLE
+    assert not (tmp_path / "Skerry_Point.txt").exists()
+    docs = pipe.store.manifest["documents"]
+    assert set(docs) == seed_ids | {"uploads/Skerry_Point.txt"}          # seed doc ids unchanged
+    assert r.embedded == docs["uploads/Skerry_Point.txt"]["n_chunks"]     # only the new article embedded
+    titles = {c.title for c in pipe.store.chunks}
+    assert "Lighthouse keepers return to Skerry Point" in titles
+    # the same upload again changes nothing but is reported as a replacement
+    again = ArticleUploader(pipe, pipe.settings).add(src, "Skerry Point!.txt")
+    assert again.replaced and again.embedded == 0
+
+
+def test_upload_refuses_wrong_type_and_too_big(hash_pipeline, tmp_path):
+    up = ArticleUploader(hash_pipeline, hash_pipeline.settings)   # limit 0.01 MB
+    exe = tmp_path / "tool.exe"
+    exe.write_text("MZ")
+    with pytest.raises(UploadError, match="only .txt, .md, .html"):
+        up.add(exe)
+    big = tmp_path / "big.txt"
+    big.write_text("Headline\n" + "word " * 5000)
+    with pytest.raises(UploadError, match="limit is 0.01 MB"):
+        up.add(big)
+    assert not (hash_pipeline.index_dir / "uploads" / "big.txt").exists()
+
+
+# -- the real app: rag serve as a subprocess, real models -------------------------------------------
+
+
+def _build_index(corpus: Path, index: Path) -> Path:
+    subprocess.run([str(RAG), "index", "--corpus", str(corpus), "--index", str(index), "-q"], check=True,
+                   cwd=ROOT, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"}, capture_output=True)
+    return index
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from ui.screenshot import running_server
+
+    tmp = tmp_path_factory.mktemp("seed_app")
+    index = _build_index(SEEDS, tmp / "index")
+    with running_server(index, log_path=tmp / "serve.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def xss_server(tmp_path_factory):
+    from ui.screenshot import running_server
+
+    tmp = tmp_path_factory.mktemp("xss_app")
+    corpus = tmp / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "bridge.txt").write_text(XSS_ARTICLE)
+    index = _build_index(corpus, tmp / "index")
+    with running_server(index, log_path=tmp / "serve.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from ui.screenshot import CHROMIUM, chromium
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for browser tests")
+    with chromium() as b:
+        yield b
+
+
+def _assert_swap_answer(d: dict):
+    assert set(d) == {"question", "answer", "abstained", "citations", "passages", "timings_s"}
+    assert not d["abstained"], d["answer"]
+    assert "314" in d["answer"]
+    assert any("314" in c["quote"] and "swap" in c["quote"] and c["quote"] in c["text"] for c in d["citations"])
+    assert all(f"[{c['n']}]" in d["answer"] for c in d["citations"])
+
+
+@pytest.mark.model
+def test_api_ask_returns_the_rag_ask_json(server):
+    from gradio_client import Client
+
+    d = Client(server, verbose=False).predict(SWAP_Q, api_name="/ask")
+    _assert_swap_answer(d)
+    assert d["question"] == SWAP_Q and d["passages"] and d["timings_s"]["total"] > 0
+
+
+@pytest.mark.model
+def test_api_bad_question_is_an_error_and_the_server_keeps_serving(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    with pytest.raises(Exception, match="Please type a question"):
+        client.predict("   ", api_name="/ask")
+    with pytest.raises(Exception, match="limit is"):
+        client.predict("x" * 5000, api_name="/ask")
+    _assert_swap_answer(client.predict(SWAP_Q, api_name="/ask"))
+
+
+@pytest.mark.model
+def test_api_two_clients_at_once_both_get_answers(server):
+    from gradio_client import Client
+
+    def ask(_):
+        return Client(server, verbose=False).predict(SWAP_Q, api_name="/ask")
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(ask, range(2)))
+    for d in results:
+        _assert_swap_answer(d)
+
+
+@pytest.mark.model
+@pytest.mark.browser
+def test_browser_streams_the_answer_and_shows_cited_sources(server, browser, tmp_path):
+    from ui.screenshot import ask_in_browser
+
+    shot = tmp_path / "chat.png"
+    cap = ask_in_browser(browser, server, SWAP_Q, shot)
+    assert "314" in cap.answer_text and "[1]" in cap.answer_text, cap.answer_text
+    # the answer arrived in steps (placeholder, then draft tokens) before the final text
+    assert len(cap.states) >= 2 and cap.states[-1] == cap.answer_text, cap.states
+    assert "[1]" in cap.sources_text and "000_aa0e348396f8f4a1.txt" in cap.sources_text
+    assert "Ukraine and Russia agree to swap prisoners" in cap.sources_text
+    assert any("314" in m and "swap" in m for m in cap.marked), cap.marked
+    assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.model
+@pytest.mark.browser
+def test_browser_follow_up_uses_the_conversation(server, browser):
+    from ui.screenshot import BOT, ask_on_page, open_chat
+
+    page = open_chat(browser, server)
+    try:
+        first = ask_on_page(page, SWAP_Q)
+        assert "314" in first.answer_text
+        follow = ask_on_page(page, "Who brokered it?")
+        assert page.locator(BOT).count() == 2
+        # "Who brokered it?" alone names no event; with the history it is answered from the swap article
+        assert "000_aa0e348396f8f4a1.txt" in follow.sources_text, follow.sources_text
+        assert "could not find" not in follow.answer_text.lower(), follow.answer_text
+        assert "failed" not in follow.answer_text.lower(), follow.answer_text
+    finally:
+        page.close()
+
+
+@pytest.mark.model
+@pytest.mark.browser
+def test_browser_two_pages_asking_at_once_both_get_answers(server, browser):
+    from ui.screenshot import BOT, USER, open_chat
+
+    pages = [open_chat(browser, server) for _ in range(2)]
+    try:
+        for p in pages:
+            p.locator("#nr-question textarea").fill(SWAP_Q)
+        for p in pages:  # both submitted before either is answered
+            p.locator("#nr-question textarea").press("Enter")
+        for p in pages:
+            p.locator(USER).first.wait_for()
+        for p in pages:
+            p.locator('#nr-sources [data-turn="1"]').wait_for(timeout=180_000)
+            assert "314" in p.locator(BOT).last.inner_text()
+    finally:
+        for p in pages:
+            p.close()
+
+
+@pytest.mark.model
+@pytest.mark.browser
+def test_browser_upload_is_answerable_without_restart(server, browser, tmp_path):
+    from gradio_client import Client
+
+    from ui.screenshot import open_chat
+
+    article = tmp_path / "lighthouse.txt"
+    article.write_text(UPLOAD_ARTICLE)
+    page = open_chat(browser, server)
+    try:
+        page.get_by_text("Add an article").click()
+        page.locator("#nr-upload input[type=file]").set_input_files(str(article))
+        page.wait_for_function(
+            "() => /Added|Updated|Could not|only|limit/.test(document.querySelector('#nr-upload-msg').innerText)",
+            timeout=180_000)
+        msg = page.locator("#nr-upload-msg").inner_text()
+        assert "uploads/lighthouse.txt" in msg, msg
+        assert "2 articles" in page.locator("#nr-status").inner_text()
+    finally:
+        page.close()
+    d = Client(server, verbose=False).predict("How many keepers did the authority hire?", api_name="/ask")
+    assert not d["abstained"] and "7" in d["answer"], d["answer"]
+    assert any(c["doc_id"] == "uploads/lighthouse.txt" for c in d["citations"])
+
+
+@pytest.mark.model
+@pytest.mark.browser
+def test_browser_article_html_renders_inert(xss_server, browser, tmp_path):
+    from ui.screenshot import ask_on_page, open_chat
+
+    page = open_chat(browser, xss_server)
+    try:
+        cap = ask_on_page(page, "How much did the Harbour Bridge cost? <img src=x onerror=alert(9)>")
+        page.screenshot(path=str(tmp_path / "xss.png"), full_page=True)
+        chat = page.locator("#nr-chat").inner_text()
+        # the markup is on the page as text (so the checks below are not vacuous) ...
+        assert "<script>window.__nrPwned" in cap.sources_text and "onerror=" in cap.sources_text, cap.sources_text
+        assert "<img src=x onerror=alert(9)>" in chat, chat
+        # ... and as nothing else: no script ran, no element was injected
+        assert page.evaluate("() => window.__nrPwned") is None
+        assert page.locator("img[onerror], #nr-sources img, #nr-sources script, #nr-chat script").count() == 0
+        assert page.locator("#nr-sources a, #nr-chat a[href^='javascript']").count() == 0
+        assert page.nr_dialogs == []
+    finally:
+        page.close()
