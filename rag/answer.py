@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, attribute_sentences, expected_labels, names_in, strip_markers, typed_candidates,
+    REFUSAL, Claim, Evidence, attribute_sentences, expected_labels, names_in, names_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
@@ -235,8 +235,7 @@ class Pipeline:
             return
         best = evidence[0]
         # a name the question asks about (France, Witkoff) must occur in the passage that answers it
-        missing_names = sorted(n for n in names_in(question)
-                               if n not in {w.lower().strip("’'") for w in words(best.context + " " + best.title)})
+        missing_names = names_missing(names_in(question), best.context + "\n" + best.title)
         weak = best.cosine < s.min_relevance or best.coverage < s.min_coverage or (missing_names and not history)
         if verify and weak:
             timings.update(first_token=0.0, generate=0.0)

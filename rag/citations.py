@@ -97,8 +97,19 @@ def names_in(text: str) -> set[str]:
             sentence_start = not before or before[-1] in ".!?:\"“[("
             if w.lower() in STOPWORDS or (sentence_start and i == 0):
                 continue
-            out.add(w.lower().strip("’'"))
+            out.add(re.sub(r"['’]s?$", "", w.lower()))
     return out
+
+
+def names_missing(names: set[str], text: str) -> list[str]:
+    """Names (from ``names_in``) that ``text`` never mentions: compared by stem, acronyms by initials."""
+    from rag.text import stem
+
+    stems = {stem(re.sub(r"['’]s?$", "", w)) for w in words(text)}
+    initials = {"".join(w[0] for w in m.group().split() if w[0].isupper()).lower()
+                for m in _NAME.finditer(text)}
+    return sorted(n for n in names
+                  if not all(stem(part) in stems for part in n.split("-") if part) and n not in initials)
 
 
 def unsupported_facts(claim: str, passage: str) -> list[str]:
@@ -176,7 +187,7 @@ _TYPES: list[tuple[re.Pattern, frozenset[str]]] = [
      frozenset({"DATE", "TIME"})),
     (re.compile(r"\bwhere\b|\b(what|which) (country|city|town|state|region|place|continent|nation)\b", re.I),
      frozenset({"GPE", "LOC", "FAC", "ORG"})),
-    (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b|\bwhat is the name of\b", re.I),
+    (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b|\bnames? of\b", re.I),
      frozenset({"PERSON", "ORG", "NORP", "GPE"})),
 ]
 
