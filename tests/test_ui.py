@@ -149,13 +149,19 @@ def _build_index(corpus: Path, index: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def served(tmp_path_factory):
+    """(url, log file) of `rag serve` on a tmp index of seeds/; one server for the module."""
     from ui.screenshot import running_server
 
     tmp = tmp_path_factory.mktemp("seed_app")
     index = _build_index(SEEDS, tmp / "index")
     with running_server(index, log_path=tmp / "serve.log") as url:
-        yield url
+        yield url, tmp / "serve.log"
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +193,13 @@ def _assert_swap_answer(d: dict):
     assert "314" in d["answer"]
     assert any("314" in c["quote"] and "swap" in c["quote"] and c["quote"] in c["text"] for c in d["citations"])
     assert all(f"[{c['n']}]" in d["answer"] for c in d["citations"])
+
+
+@pytest.mark.model
+def test_serve_prints_its_local_url_on_loopback(served):
+    url, log = served
+    assert f"newsrag chat running on {url}" in log.read_text()
+    assert url.startswith("http://127.0.0.1:")
 
 
 @pytest.mark.model
@@ -232,7 +245,9 @@ def test_browser_streams_the_answer_and_shows_cited_sources(server, browser, tmp
     cap = ask_in_browser(browser, server, SWAP_Q, shot)
     assert "314" in cap.answer_text and "[1]" in cap.answer_text, cap.answer_text
     # the answer arrived in steps (placeholder, then draft tokens) before the final text
-    assert len(cap.states) >= 2 and cap.states[-1] == cap.answer_text, cap.states
+    assert cap.states[-1] == cap.answer_text, cap.states
+    drafts = [t for t in cap.states[:-1] if t != "…"]
+    assert drafts, f"no draft was streamed before the final answer: {cap.states}"
     assert "[1]" in cap.sources_text and "000_aa0e348396f8f4a1.txt" in cap.sources_text
     assert "Ukraine and Russia agree to swap prisoners" in cap.sources_text
     assert any("314" in m and "swap" in m for m in cap.marked), cap.marked

@@ -171,6 +171,8 @@ def build_app(pipe, settings):
                 respond, [question, chat, history_state], **common)
         clear.click(lambda: ([], [], empty_sources_html()), None, [chat, history_state, sources],
                     queue=False, api_visibility="private")
+        chat.clear(lambda: ([], empty_sources_html()), None, [history_state, sources], queue=False,
+                   api_visibility="private")  # the chat's own trash button also forgets the conversation
         upload.upload(add_article, upload, [upload_msg, status_md], api_visibility="private",
                       concurrency_limit=1, concurrency_id="upload")
         demo.load(status, None, status_md, api_visibility="private")

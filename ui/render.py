@@ -102,7 +102,8 @@ def status_markdown(pipe) -> str:
     built = str(m.get("built_at", "?"))
     if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000", built):
         built = built[:10] + " " + built[11:16] + " UTC"
-    line = (f"Index: {m.get('n_docs', '?')} articles, {m.get('n_chunks', '?')} chunks · "
+    n_docs, n_chunks = m.get("n_docs", "?"), m.get("n_chunks", "?")
+    line = (f"Index: {n_docs} article{'' if n_docs == 1 else 's'}, {n_chunks} chunk{'' if n_chunks == 1 else 's'} · "
             f"embeddings {model} · LLM {pipe.generator.name} · built {built}")
     return escape_markdown(line)
 

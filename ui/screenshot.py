@@ -131,7 +131,7 @@ def open_chat(browser, url: str, timeout_ms: int = 180_000):
     page.on("dialog", on_dialog)
     page.goto(url, wait_until="domcontentloaded")
     page.locator("#nr-question textarea").wait_for(timeout=timeout_ms)
-    page.wait_for_function("() => /Index: \\d+ articles/.test(document.querySelector('#nr-status').innerText)",
+    page.wait_for_function("() => /Index: \\d+ article/.test(document.querySelector('#nr-status').innerText)",
                            timeout=timeout_ms)
     page.evaluate(_WATCH_JS)
     return page
