@@ -197,8 +197,13 @@ def _assert_swap_answer(d: dict):
 
 @pytest.mark.model
 def test_serve_prints_its_local_url_on_loopback(served):
+    import time
+
     url, log = served
-    assert f"newsrag chat running on {url}" in log.read_text()
+    deadline = time.monotonic() + 60  # the HTTP server can answer a moment before launch() returns and prints
+    while f"newsrag chat running on {url}" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"newsrag chat running on {url}" in log.read_text(), log.read_text()
     assert url.startswith("http://127.0.0.1:")
 
 
