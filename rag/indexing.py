@@ -2,7 +2,8 @@
 
 An article whose content hash is unchanged keeps its chunks and vectors; a
 changed article is re-chunked and only chunks whose text is new are embedded;
-a deleted article's chunks disappear. The result is written as a new build
+a deleted article's chunks disappear. Articles stored in ``<index>/uploads/``
+(added from the chat) are indexed with every build, as ``uploads/<name>``. The result is written as a new build
 (see ``rag.store``), so readers of the old one are never disturbed.
 """
 
@@ -12,7 +13,7 @@ import fcntl
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ from rag.store import (
 )
 
 log = logging.getLogger(__name__)
+
+UPLOADS = "uploads"  # <index>/uploads/: articles added from the chat, indexed with every build
 
 
 @dataclass
@@ -70,6 +73,11 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
     corpus = Path(corpus or settings.corpus)
     index_dir = Path(index_dir or settings.index)
     report = load_corpus(corpus)
+    uploads = index_dir / UPLOADS
+    if uploads.is_dir():  # articles added from the chat belong to the index and survive every rebuild
+        extra = load_corpus(uploads)
+        report.documents += [replace(d, doc_id=f"{UPLOADS}/{d.doc_id}") for d in extra.documents]
+        report.warnings += [f"{UPLOADS}/{w}" for w in extra.warnings]
     if not report.documents:
         raise ValueError(f"no articles found in {corpus}/ (looked for .txt .md .html .json .jsonl); "
                          "the existing index, if any, is unchanged")

@@ -152,3 +152,14 @@ def test_no_pickle_anywhere_in_the_index(settings, hash_embedder):
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["embed_model"] == "hash-embedder" and manifest["normalized"] is True
     assert manifest["documents"]["000_aa0e348396f8f4a1.txt"]["hash"]
+
+
+def test_uploaded_articles_in_the_index_folder_survive_a_plain_rebuild(settings, hash_embedder):
+    build_index(settings, hash_embedder, progress=False)
+    (settings.index / "uploads").mkdir()
+    (settings.index / "uploads" / "note.txt").write_text("Harbour news\nThe ferry carried 41 cars on Monday.\n")
+    r = build_index(settings, hash_embedder, progress=False)
+    assert r.changed_docs == ["uploads/note.txt"] and r.embedded == 1
+    again = build_index(settings, hash_embedder, progress=False)
+    assert again.unchanged
+    assert "uploads/note.txt" in load(settings, hash_embedder).manifest["documents"]

@@ -1,16 +1,9 @@
 """Add an article from the browser: store it inside the index folder and index it incrementally.
 
-``build_index`` reads ONE corpus folder and names each article by its path
-relative to that folder, and chunk ids include that name. So that adding an
-article re-embeds only the new one, the server indexes a *view* folder,
-``<index>/corpus/``, made of symlinks: one per top-level entry of the corpus the
-index was built from (same doc ids as before) plus ``uploads -> ../uploads``
-where uploaded articles live (doc id ``uploads/<name>``). Nothing is ever
+Uploaded articles live in ``<index>/uploads/``; ``rag.indexing.build_index``
+indexes that folder with every build (doc id ``uploads/<name>``), so only the
+new article is embedded and a later ``rag index`` keeps it. Nothing is ever
 written outside the index folder; the original corpus is only read.
-
-Deliberate compromise: a later ``rag index --index DIR`` run with the plain
-corpus drops the uploads from the index (they stay on disk under
-``<index>/uploads/``); run ``rag index --corpus <index>/corpus`` to keep them.
 """
 
 from __future__ import annotations
@@ -24,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ALLOWED_SUFFIXES = (".txt", ".md", ".html")
-UPLOADS = "uploads"
-VIEW = "corpus"
+from rag.indexing import UPLOADS
 
 
 class UploadError(ValueError):
@@ -59,33 +51,10 @@ def _base_corpus(pipe, settings) -> Path:
     recorded = pipe.store.manifest.get("corpus")
     for candidate in ([Path(recorded)] if recorded else []) + [Path(settings.corpus)]:
         if candidate.is_dir():
-            return candidate.resolve()
+            return candidate
     raise UploadError(
         f"the articles this index was built from ({recorded or settings.corpus}) are not found, so re-indexing "
         "would drop them; start the server from the folder where `rag index` ran, or set RAG_CORPUS")
-
-
-def prepare_view(pipe, settings, index_dir: Path) -> Path:
-    """Create (or refresh) ``<index>/corpus/``: symlinks to the base corpus entries plus the uploads folder."""
-    index_dir = index_dir.resolve()
-    view = index_dir / VIEW
-    uploads = index_dir / UPLOADS
-    uploads.mkdir(parents=True, exist_ok=True)
-    base = _base_corpus(pipe, settings)
-    if base == view.resolve():  # the index was already built from the view: keep it as it is
-        return view
-    view.mkdir(exist_ok=True)
-    wanted = {e.name: e for e in base.iterdir() if not e.name.startswith(".") and e.name != UPLOADS}
-    for entry in view.iterdir():
-        if entry.is_symlink() and entry.name != UPLOADS and entry.name not in wanted:
-            entry.unlink()
-    for name, target in wanted.items():
-        link = view / name
-        if not link.is_symlink():
-            link.symlink_to(target.resolve())
-    if not (view / UPLOADS).is_symlink():
-        (view / UPLOADS).symlink_to(Path("..") / UPLOADS)
-    return view
 
 
 class ArticleUploader:
@@ -116,8 +85,9 @@ class ArticleUploader:
         path = Path(path)
         name = self.validate(path, orig_name)
         with self._lock:
-            view = prepare_view(self.pipe, self.settings, self.index_dir)
+            base = _base_corpus(self.pipe, self.settings)
             uploads = (self.index_dir / UPLOADS).resolve()
+            uploads.mkdir(parents=True, exist_ok=True)
             dest = (uploads / name).resolve()
             if dest.parent != uploads:  # belt and braces: safe_filename already forbids this
                 raise UploadError(f"refusing to write {dest} outside {uploads}")
@@ -127,7 +97,7 @@ class ArticleUploader:
             os.replace(tmp, dest)
             doc_id = f"{UPLOADS}/{name}"
             try:
-                r = build_index(self.settings, self.pipe.embedder, view, self.index_dir, progress=False)
+                r = build_index(self.settings, self.pipe.embedder, base, self.index_dir, progress=False)
             except Exception:
                 if not replaced:  # do not leave behind an article the index does not hold
                     dest.unlink(missing_ok=True)
@@ -135,7 +105,7 @@ class ArticleUploader:
             self.pipe.reload_if_changed()
             if doc_id not in self.pipe.store.manifest.get("documents", {}):
                 dest.unlink(missing_ok=True)
-                build_index(self.settings, self.pipe.embedder, view, self.index_dir, progress=False)
+                build_index(self.settings, self.pipe.embedder, base, self.index_dir, progress=False)
                 self.pipe.reload_if_changed()
                 raise UploadError(f"{orig_name or name} holds no readable sentences, so nothing was added"
                                   + (f" ({'; '.join(r.warnings)})" if r.warnings else ""))
