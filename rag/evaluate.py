@@ -298,6 +298,7 @@ class ItemResult:
     retrieved_relevant: list[bool] = field(default_factory=list)
     retrieved_doc_hit: list[bool] = field(default_factory=list)
     latency_s: float = 0.0
+    timings_s: dict = field(default_factory=dict)  # the pipeline's own breakdown (retrieve, first_token, ...)
     error: str | None = None
 
     def to_dict(self) -> dict:
@@ -417,6 +418,7 @@ def evaluate_variant(pipe, gold: Sequence[GoldItem], spans: dict, mode: str, ver
                         chunk_spans[c.chunk_id] = (ch.doc_id, ch.start, ch.end, ch.text)
             r = score_answer(g, spans.get(g.id), ans.answer, ans.abstained, ans.citations,
                              [h.chunk for h in hits], ans.timings_s.get("total", 0.0), chunk_spans)
+            r.timings_s = {k: round(v, 4) for k, v in ans.timings_s.items()}
         results.append(r)
         if on_item:
             on_item(r)
