@@ -237,6 +237,8 @@ def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
         raws = [("", html_to_text(text))]
     else:
         raws = [("", text)]
+    if not raws and not any(w.startswith(rel) for w in report.warnings):
+        report.warn(f"{rel}: no articles in this file; skipped")
     docs = []
     for sub, raw in raws:
         title, body, date = clean_article(raw)

@@ -103,6 +103,7 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
                 prev_chunks_by_doc.setdefault(c.doc_id, []).append(i)
 
         seen: set[str] = set()
+        by_hash: dict[str, str] = {}  # content hash -> the doc id that holds it
         chunks: list[Chunk] = []
         sources: list[tuple[str, int]] = []  # ("prev", position) or ("new", position in to_embed)
         to_embed: list[str] = []
@@ -118,6 +119,10 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
                 report.warn(f"{doc.doc_id}: duplicate doc id; second copy skipped")
                 continue
             seen.add(doc.doc_id)
+            if doc.content_hash in by_hash:  # a copy under another name would only fill top-k with itself
+                report.warn(f"{doc.doc_id}: same text as {by_hash[doc.content_hash]}; this copy skipped")
+                continue
+            by_hash[doc.content_hash] = doc.doc_id
             old = prev_docs.get(doc.doc_id)
             if old and old.get("hash") == doc.content_hash and doc.doc_id in prev_chunks_by_doc:
                 doc_chunks = [prev.chunks[i] for i in prev_chunks_by_doc[doc.doc_id]]

@@ -212,6 +212,13 @@ def _versions() -> dict:
     return out
 
 
+def _points_to(index_dir: Path, build_id: str) -> bool:
+    try:
+        return (index_dir / "CURRENT").read_text().strip() == build_id
+    except OSError:
+        return False
+
+
 def write_build(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> Path:
     """Write a complete build beside the live one, then make it live in one atomic rename."""
     import faiss
@@ -222,6 +229,8 @@ def write_build(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: n
     build_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
+    final = builds / build_id
+    pointer_tmp = index_dir / f".CURRENT.{build_id}"
     try:
         manifest = {**manifest, "format": FORMAT_VERSION, "build_id": build_id, "n_chunks": len(chunks),
                     "versions": _versions(), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -237,13 +246,15 @@ def write_build(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: n
             if p.is_file():
                 with open(p, "rb") as fh:
                     os.fsync(fh.fileno())
-        final = builds / build_id
         os.rename(tmp, final)
-        pointer_tmp = index_dir / f".CURRENT.{build_id}"
         pointer_tmp.write_text(build_id + "\n")
         os.replace(pointer_tmp, index_dir / "CURRENT")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        # failed at the pointer swap: the complete build never went live, so it must not linger either
+        if not _points_to(index_dir, build_id):
+            shutil.rmtree(final, ignore_errors=True)
+        pointer_tmp.unlink(missing_ok=True)
         raise
     for old in builds.iterdir():  # the live build and builds in progress elsewhere stay
         if old.name != build_id and not old.name.startswith(".tmp-"):

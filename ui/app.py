@@ -54,6 +54,14 @@ def _answer_markdown(answer) -> str:
     return text
 
 
+def reload_or_keep_serving(pipe) -> None:
+    """Switch to a newer complete build; if it cannot be loaded (damaged, other model), keep the current one."""
+    try:
+        pipe.reload_if_changed()
+    except Exception as e:  # noqa: BLE001 - a bad new build must not stop answers from the good old one
+        log.warning("index reload failed, still serving build %s: %s", pipe.store.path.name, e)
+
+
 def build_app(pipe, settings):
     """The chat page and the ``ask`` API endpoint, bound to a loaded ``Pipeline``."""
     import gradio as gr
@@ -63,10 +71,7 @@ def build_app(pipe, settings):
     uploader = ArticleUploader(pipe, settings)
 
     def status() -> str:
-        try:
-            pipe.reload_if_changed()
-        except Exception as e:  # noqa: BLE001 - the old index keeps serving
-            log.warning("index reload failed: %s", e)
+        reload_or_keep_serving(pipe)
         return status_markdown(pipe)
 
     def respond(question, messages, history):
@@ -79,8 +84,8 @@ def build_app(pipe, settings):
         turn = sum(1 for m in messages if m.get("role") == "user")
         yield messages, history, "", message_html("Searching the articles…"), gr.skip()
         answer = None
+        reload_or_keep_serving(pipe)
         try:
-            pipe.reload_if_changed()
             stream = pipe.ask_stream(question, history=history)
             draft = ""
             try:
@@ -111,8 +116,8 @@ def build_app(pipe, settings):
 
     def ask_api(question: str) -> dict:
         """Answer a question from the articles; returns the same JSON object as `rag ask --json`."""
+        reload_or_keep_serving(pipe)
         try:
-            pipe.reload_if_changed()
             return pipe.ask(question).to_dict()
         except QuestionError as e:
             raise gr.Error(str(e)) from e

@@ -42,7 +42,7 @@ def safe_filename(name: str) -> str:
     if not dot:
         stem, suffix = base, ""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("._-")[:80] or "article"
-    suffix = suffix.lower()
+    suffix = re.sub(r"[^a-z0-9]+", "", suffix.lower())[:10]
     return f"{stem}.{suffix}" if suffix else stem
 
 
@@ -107,6 +107,10 @@ class ArticleUploader:
                 dest.unlink(missing_ok=True)
                 build_index(self.settings, self.pipe.embedder, base, self.index_dir, progress=False)
                 self.pipe.reload_if_changed()
+                same = [w for w in r.warnings if w.startswith(f"{doc_id}: same text as ")]
+                if same:
+                    raise UploadError(f"{orig_name or name} has the {same[0].split(': ', 1)[1].split(';')[0]}, "
+                                      "which the index already holds; nothing was added")
                 raise UploadError(f"{orig_name or name} holds no readable sentences, so nothing was added"
                                   + (f" ({'; '.join(r.warnings)})" if r.warnings else ""))
             return UploadResult(doc_id, r.n_docs, r.n_chunks, r.embedded, r.seconds, replaced)
