@@ -31,9 +31,11 @@ def features(store, emb, s, question):
     hits = Retriever(store, emb, s.retrieval_mode, s.rrf_k, s.candidates).search(question, s.top_k)
     ev = gather_evidence(hits, content_stems(question), emb, question)
     if not ev:
-        return 0.0, 0.0, True
+        return 0.0, 0.0, True, True
     best = ev[0]
-    return best.cosine, best.coverage, bool(names_missing(names_in(question), best.context + "\n" + best.title))
+    everything = "\n".join(h.chunk.title + "\n" + h.chunk.text for h in hits)
+    return (best.cosine, best.coverage, bool(names_missing(names_in(question), best.context + "\n" + best.title)),
+            bool(names_missing(names_in(question), everything)))
 
 
 def main():
@@ -62,15 +64,17 @@ def main():
     print(f"{len(pos)} answerable, {len(neg)} unanswerable (other index), extra {len(extra_pos)}/{len(extra_neg)}")
     print(f"{'min_rel':>7} {'min_cov':>7} {'false_abstain':>13} {'abstain_acc':>11} {'extra_fa':>8} {'extra_acc':>9}")
 
-    def refuse(f, r, c):
-        return f[0] < r or f[1] < c or f[2]
+    def refuse(f, r, c, names):
+        return f[0] < r or f[1] < c or (names == "best" and f[2]) or (names == "any" and f[3])
 
-    for r in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45):
-        for c in (0.3, 0.4, 0.5, 0.6, 0.67):
-            fa = sum(refuse(f, r, c) for f in pos) / len(pos)
-            acc = sum(refuse(f, r, c) for f in neg) / len(neg)
-            efa = sum(refuse(f, r, c) for f in extra_pos) / max(1, len(extra_pos))
-            eacc = sum(refuse(f, r, c) for f in extra_neg) / max(1, len(extra_neg))
+    for names in ("off", "best", "any"):
+      print("names check:", names)
+      for r in (0.25, 0.3, 0.35, 0.4, 0.45):
+        for c in (0.0, 0.3, 0.4, 0.5, 0.6):
+            fa = sum(refuse(f, r, c, names) for f in pos) / len(pos)
+            acc = sum(refuse(f, r, c, names) for f in neg) / len(neg)
+            efa = sum(refuse(f, r, c, names) for f in extra_pos) / max(1, len(extra_pos))
+            eacc = sum(refuse(f, r, c, names) for f in extra_neg) / max(1, len(extra_neg))
             print(f"{r:7.2f} {c:7.2f} {fa:13.3f} {acc:11.3f} {efa:8.3f} {eacc:9.3f}")
 
 

@@ -234,8 +234,8 @@ class Pipeline:
             yield finish(ABSTAIN_TEXT, True, notes=["nothing retrieved"])
             return
         best = evidence[0]
-        # a name the question asks about (France, Witkoff) must occur in the passage that answers it
-        missing_names = names_missing(names_in(question), best.context + "\n" + best.title)
+        # a name the question asks about (France, Witkoff) must occur somewhere in what was retrieved
+        missing_names = names_missing(names_in(question), "\n".join(f"{h.chunk.title}\n{h.chunk.text}" for h in hits))
         weak = best.cosine < s.min_relevance or best.coverage < s.min_coverage or (missing_names and not history)
         if verify and weak:
             timings.update(first_token=0.0, generate=0.0)

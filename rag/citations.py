@@ -102,14 +102,32 @@ def names_in(text: str) -> set[str]:
 
 
 def names_missing(names: set[str], text: str) -> list[str]:
-    """Names (from ``names_in``) that ``text`` never mentions: compared by stem, acronyms by initials."""
+    """Names (from ``names_in``) that ``text`` never mentions.
+
+    Lenient on form, strict on substance: compared by stem, "American" matches
+    "America" (shared prefix of 5+ letters), an acronym matches the initials of
+    a capitalized run ("EU" ~ "European Union"), and a hyphenated name needs
+    half of its parts.
+    """
     from rag.text import stem
 
-    stems = {stem(re.sub(r"['’]s?$", "", w)) for w in words(text)}
+    stems = {stem(part) for w in words(text) for part in re.sub(r"['’]s?$", "", w).split("-") if part}
     initials = {"".join(w[0] for w in m.group().split() if w[0].isupper()).lower()
                 for m in _NAME.finditer(text)}
-    return sorted(n for n in names
-                  if not all(stem(part) in stems for part in n.split("-") if part) and n not in initials)
+
+    def present(part: str) -> bool:
+        st = stem(part)
+        return st in stems or (len(st) >= 5 and any(x[:5] == st[:5] and (x.startswith(st) or st.startswith(x))
+                                                     for x in stems if len(x) >= 5))
+
+    missing = []
+    for n in sorted(names):
+        parts = [p for p in n.split("-") if p]
+        if n in initials or not parts:
+            continue
+        if sum(present(p) for p in parts) * 2 < len(parts):
+            missing.append(n)
+    return missing
 
 
 def unsupported_facts(claim: str, passage: str) -> list[str]:

@@ -69,10 +69,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
     candidates: int = Field(50, ge=1, description="Candidates taken from each retriever before fusion.")
     min_relevance: float = Field(
-        0.35, description="Abstain when the best supporting sentence scores below this cosine similarity."
+        0.30, description="Abstain when the best supporting sentence scores below this cosine similarity."
     )
     min_coverage: float = Field(
-        0.5, description="Abstain when fewer than this share of the question's content words appear near the answer."
+        0.4, description="Abstain when fewer than this share of the question's content words appear near the answer."
     )
 
     # the LLM
