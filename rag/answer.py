@@ -28,11 +28,11 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, attribute_sentences, expected_labels, names_in, names_missing, strip_markers, typed_candidates,
+    REFUSAL, Claim, Evidence, attribute_sentences, counted_noun, expected_labels, names_in, names_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.text import STOPWORDS, content_stems, squad_normalize, token_f1, words
+from rag.text import STOPWORDS, content_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -267,15 +267,15 @@ class Pipeline:
         claims, notes = attribute_sentences(draft, evidence)
         labels = expected_labels(question)
         if labels:
-            candidates = [(i, a, b) for i, e in enumerate(top) for a, b, _ in self._entities(e.text, labels)]
+            candidates = [(i, a, b, lab) for i, e in enumerate(top) for a, b, lab in self._entities(e.text, labels)]
             if not candidates:
                 yield finish(ABSTAIN_TEXT, True, draft=draft,
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
                 return
             typed_ok = claims and claims[0].kind == "span" and any(
-                i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b in candidates)
+                i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in candidates)
             if not typed_ok:
-                i, a, b = _rank_candidates(candidates, top, question, draft)
+                i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels)
                 if claims:
                     notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))}; "
                                  f"took {top[i].text[a:b]!r} instead")
@@ -297,18 +297,30 @@ def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
     return at >= 0 and at < b and a < at + len(claim_text)
 
 
-def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str):
-    q_words = {w.lower() for w in words(question) if w.lower() not in STOPWORDS}
+def _plain_words(text: str) -> set[str]:
+    return {re.sub(r"['’]s$", "", w.lower()) for w in words(text)}
+
+
+def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str]):
+    """The typed span most likely to answer: good sentence, preferred type, next to what is counted, new words."""
+    q_words = {w for w in _plain_words(question) if w not in STOPWORDS}
     draft_text = strip_markers(draft)
+    noun = counted_noun(question)
+    noun_stem = stem(noun) if noun else None
 
     def score(c):
-        i, a, b = c
+        i, a, b, label = c
         ev = top[i]
         span = ev.text[a:b]
-        span_words = {w.lower() for w in words(span)}
+        span_words = _plain_words(span)
         s = ev.score - 0.1 * i
+        s += 0.2 * (1 - labels.index(label) / len(labels)) if label in labels else 0.0
         if span_words and span_words <= q_words:
             s -= 1.0  # an answer that only repeats the question is no answer
+        elif span_words & q_words:
+            s -= 0.2
+        if noun_stem and noun_stem in {stem(w) for w in words(ev.text[a:b + 30])[:6]}:
+            s += 0.3  # "314 prisoners" for "how many prisoners"
         s += 0.3 * token_f1(span, draft_text)
         positions = [m.start() for m in re.finditer(r"\w+", ev.text) if m.group().lower() in q_words]
         if positions:

@@ -187,44 +187,58 @@ def attribute_sentences(draft: str, evidence: list[Evidence], short_words: int =
             notes.append(f"replaced claim with unsupported {', '.join(missing)}: {text!r}")
             if all(c.evidence != i or c.kind != "quote" for c in claims):
                 claims.append(Claim(evidence[i].text, i, "quote"))
-        else:
+        elif scored[0][0] >= 0.8:
             claims.append(Claim(text, i, "sentence"))
+        else:  # a loose paraphrase: keep only the passage's own words that it matches
+            a, b, f1 = best_span(text, evidence[i].text)
+            if f1 >= 0.5:
+                claims.append(Claim(evidence[i].text[a:b], i, "span"))
+            else:
+                claims.append(Claim(evidence[i].text, i, "quote"))
+            notes.append(f"paraphrase replaced by the passage's words: {text!r}")
     return claims, notes
 
 
 # -- answer types -----------------------------------------------------------------
 
-_TYPES: list[tuple[re.Pattern, frozenset[str]]] = [
-    (re.compile(r"\b(what|which) (percentage|percent|proportion|share)\b|\bhow much of\b", re.I), frozenset({"PERCENT"})),
+_TIME_UNITS = r"(seconds|minutes|hours|days|weeks|months|years|decades|centuries|generations)"
+_TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
+    (re.compile(r"\b(what|which) (percentage|percent|proportion|share)\b|\bhow much of\b", re.I), ("PERCENT",)),
     (re.compile(r"\bhow (much|many) (money|dollars|euros|pounds)\b|\bhow much (did|does|do|was|is|were|will)\b.*\b(cost|pay|paid|worth|spend|spent|earn|raise|price|fund|loan|sell|sold|invest)", re.I),
-     frozenset({"MONEY", "CARDINAL", "QUANTITY"})),
-    (re.compile(r"\bhow many\b", re.I), frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})),
-    (re.compile(r"\bhow (old|long|far|tall|big|large|high|heavy)\b", re.I),
-     frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"})),
+     ("MONEY", "CARDINAL", "QUANTITY")),
+    (re.compile(r"\bhow many " + _TIME_UNITS, re.I), ("DATE", "TIME", "CARDINAL", "QUANTITY")),
+    (re.compile(r"\bhow many\b", re.I), ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
+    (re.compile(r"\bhow (old|long|far|tall|big|large|high|heavy)\b", re.I), ("DATE", "TIME", "QUANTITY", "CARDINAL")),
     (re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bin which (year|month|century)\b", re.I),
-     frozenset({"DATE", "TIME"})),
+     ("DATE", "TIME")),
     (re.compile(r"\bwhere\b|\b(what|which) (country|city|town|state|region|place|continent|nation)\b", re.I),
-     frozenset({"GPE", "LOC", "FAC", "ORG"})),
+     ("GPE", "LOC", "FAC", "ORG")),
     (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b|\bnames? of\b", re.I),
-     frozenset({"PERSON", "ORG", "NORP", "GPE"})),
+     ("PERSON", "ORG", "NORP", "GPE")),
 ]
 
 
-def expected_labels(question: str) -> frozenset[str] | None:
-    """spaCy entity labels the answer should carry, or None when the question does not say."""
+def expected_labels(question: str) -> tuple[str, ...] | None:
+    """spaCy entity labels the answer should carry, most likely first; None when the question does not say."""
     for pattern, labels in _TYPES:
         if pattern.search(question):
             return labels
     return None
 
 
+def counted_noun(question: str) -> str | None:
+    """The thing a "how many"/"how much" question counts ("prisoners"), if it names one."""
+    m = re.search(r"\bhow (?:many|much) ([A-Za-z][\w-]*)", question, re.I)
+    return m.group(1).lower() if m and m.group(1).lower() not in STOPWORDS else None
+
+
 _NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 
 
-def typed_candidates(doc, labels: frozenset[str]) -> list[tuple[int, int, str]]:
+def typed_candidates(doc, labels) -> list[tuple[int, int, str]]:
     """(start, end, label) spans in a spaCy ``doc`` whose label is in ``labels``; numbers backed by regex."""
     out = [(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in labels]
-    if labels & _NUMERIC:
+    if set(labels) & _NUMERIC:
         taken = [(a, b) for a, b, _ in out]
         for m in re.finditer(r"\d+(?:[.,]\d+)*", doc.text):
             if not any(a <= m.start() < b for a, b in taken):
