@@ -101,7 +101,7 @@ def _cosines(embedder, query: str, texts: Sequence[str]) -> np.ndarray:
 
 
 def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, query: str,
-                    max_hits: int = 4) -> list[Evidence]:
+                    max_hits: int = 5) -> list[Evidence]:
     """Every sentence of the top chunks, scored against the question, best first."""
     raw: list[tuple[Hit, int, int, str, str]] = []
     seen = set()
@@ -274,6 +274,11 @@ class Pipeline:
                 return
             typed_ok = claims and claims[0].kind == "span" and any(
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in candidates)
+            noun = counted_noun(question)
+            if noun and not any(stem(noun) in content_stems(e.text) for e in top):
+                # "how many civilians" when no passage counts civilians: a number here would be invented
+                yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {noun!r}"])
+                return
             if not typed_ok:
                 i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels)
                 if claims:
