@@ -139,6 +139,7 @@ class Pipeline:
         self._nlp = None
         self._nlp_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._failed_build: Path | None = None
 
     @classmethod
     def from_settings(cls, settings, index_dir: Path | None = None) -> "Pipeline":
@@ -161,12 +162,16 @@ class Pipeline:
             current = IndexStore.current_build(self.index_dir)
         except Exception:  # noqa: BLE001 - keep serving what we have
             return False
-        if current == self.store.path:
+        if current == self.store.path or current == self._failed_build:
             return False
         with self._reload_lock:
             if current == self.store.path:
                 return False
-            new = IndexStore.load(self.index_dir, expect=expected_manifest(self.settings, self.embedder.model_id))
+            try:
+                new = IndexStore.load(self.index_dir, expect=expected_manifest(self.settings, self.embedder.model_id))
+            except Exception:
+                self._failed_build = current  # do not re-read a bad build on every request; retry once CURRENT moves
+                raise
             self.store = new
             log.info("switched to index build %s", new.path.name)
             return True
