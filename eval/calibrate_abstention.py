@@ -20,7 +20,7 @@ from pathlib import Path
 from rag.answer import gather_evidence
 from rag.citations import names_in, names_missing
 from rag.embedding import make_embedder
-from rag.evaluate import read_gold
+from rag.gold import read_gold
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexStore

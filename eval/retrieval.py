@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 from rag.embedding import make_embedder
-from rag.evaluate import check_gold_against_corpus, chunk_relevant, read_gold, reciprocal_rank
+from rag.gold import check_gold_against_corpus, read_gold
 from rag.indexing import build_index
+from rag.metrics import chunk_relevant, reciprocal_rank
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexStore, expected_manifest

@@ -6,11 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.evaluate import (
-    GoldFormatError, GoldItem, ItemResult, parse_gold_file, best_f1, build_report, check_gold_against_corpus, chunk_relevant,
-    contains_answer, exact_match, find_loose, percentile, read_gold, reciprocal_rank, render_html, run_cli,
-    sample_gold, score_answer, span_relevant, summarize,
+from rag.evaluate import run_cli
+from rag.gold import GoldFormatError, GoldItem, check_gold_against_corpus, find_loose, parse_gold_file, read_gold, sample_gold
+from rag.metrics import (
+    ItemResult, best_f1, chunk_relevant, contains_answer, exact_match, percentile, reciprocal_rank, score_answer,
+    span_relevant, summarize,
 )
+from rag.report import build_report, render_html
 from rag.text import squad_normalize, token_f1
 
 from conftest import ROOT, SEED_DOC, SEEDS
@@ -147,6 +149,19 @@ def test_citation_precision_and_recall_with_mixed_citations():
 def test_answer_markers_are_stripped_before_scoring():
     r = score_answer(gold_item(answers=("314 prisoners",)), None, "314 prisoners [1] [2]", False, [], [], 0.0, {})
     assert r.em == 1.0
+
+
+def test_split_modules_are_re_exported_from_rag_evaluate():
+    import rag.evaluate
+    import rag.gold
+    import rag.metrics
+    import rag.report
+
+    for mod in (rag.gold, rag.metrics, rag.report):
+        for name, obj in vars(mod).items():
+            if not name.startswith("_") and getattr(obj, "__module__", mod.__name__) == mod.__name__ \
+                    and (callable(obj) or name.isupper()):
+                assert getattr(rag.evaluate, name) is obj, f"{mod.__name__}.{name}"
 
 
 def test_sample_is_seeded_and_keeps_file_order():
