@@ -37,6 +37,7 @@ from rag.text import STOPWORDS, content_stems, stem, token_f1, words
 log = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "I could not find the answer in the articles."
+TYPED_COVERAGE = 0.6  # share of the question's content words a typed answer's sentence (± 1) must hold
 
 
 class QuestionError(ValueError):
@@ -272,7 +273,9 @@ class Pipeline:
         claims, notes = attribute_sentences(draft, evidence)
         labels = expected_labels(question)
         if labels:
-            candidates = [(i, a, b, lab) for i, e in enumerate(top) for a, b, lab in self._entities(e.text, labels)]
+            # a typed answer must sit next to what the question is about: most of its words, not just one
+            candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.coverage >= TYPED_COVERAGE
+                          for a, b, lab in self._entities(e.text, labels)]
             if not candidates:
                 yield finish(ABSTAIN_TEXT, True, draft=draft,
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
