@@ -38,4 +38,4 @@ bench: install
 	$(PY) eval/bench.py
 
 clean:
-	rm -rf $(VENV) index/*.faiss index/manifest.json
+	rm -rf $(VENV) index/CURRENT index/builds   # keeps index/uploads: articles added in the chat

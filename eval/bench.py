@@ -68,6 +68,20 @@ model.encode(texts, batch_size=s.embed_batch_size, normalize_embeddings=True)
 print(json.dumps({"seconds": time.perf_counter() - t, "chunks": len(texts)}))
 """
 
+# the same chunk texts through each of newsrag's own backends (model loaded and exported first, not timed)
+BACKEND_ENCODE = """
+import json, sys, time
+from rag.settings import Settings
+from rag.store import IndexStore
+from rag.embedding import make_embedder
+s = Settings(embed_backend=sys.argv[2])
+texts = [c.embed_text() for c in IndexStore.load(sys.argv[1], with_bm25=False).chunks]
+emb = make_embedder(s); emb.encode_documents(texts[:2])
+t = time.perf_counter()
+emb.encode_documents(texts)
+print(json.dumps({"seconds": time.perf_counter() - t, "chunks": len(texts)}))
+"""
+
 RETRIEVAL = """
 import json, sys, time
 from rag.settings import Settings
@@ -151,8 +165,11 @@ def machine() -> dict:
     from importlib.metadata import version
 
     pkgs = {p: version(p) for p in ("newsrag", "torch", "sentence-transformers", "faiss-cpu", "bm25s",
-                                    "llama-cpp-python", "gradio", "numpy")}
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "packages": pkgs}
+                                    "llama-cpp-python", "gradio", "numpy", "onnxruntime")}
+    from rag.settings import Settings
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "packages": pkgs,
+            "embed_backend": Settings().embed_backend}
 
 
 def timed(cmd: list[str], env=None) -> float:
@@ -188,6 +205,11 @@ def main():
         ceil = run_json(CEILING, str(index))
         res["ceiling"] = {**ceil, "chunks_per_s": ceil["chunks"] / ceil["seconds"]}
         res["build"]["ratio_to_ceiling"] = res["build"]["chunks_per_s"] / res["ceiling"]["chunks_per_s"]
+        res["encode_by_backend"] = {}
+        for backend in ("torch", "onnx", "onnx-int8"):
+            print(f"encode the same chunks with backend {backend} ...", flush=True)
+            e = run_json(BACKEND_ENCODE, str(index), backend)
+            res["encode_by_backend"][backend] = {**e, "chunks_per_s": e["chunks"] / e["seconds"]}
     rb = [sys.executable, "-m", "rag", "index", "--corpus", str(corpus), "--index", str(index), "--quiet"]
     res["noop_rebuild_s"] = timed(rb)
     with open(corpus / "extra" / "seed.txt", "a") as f:
@@ -213,13 +235,15 @@ def main():
     res["growth"] = run_json(GROWTH, str(index))
 
     m = res["machine"]
-    print(f"\nnewsrag benchmark on {m['cpu']} ({m['cores']} cores), Python {m['python']}")
+    print(f"\nnewsrag benchmark on {m['cpu']} ({m['cores']} cores), Python {m['python']}, embedding backend {m['embed_backend']}")
     rows = []
     if "build" in res:
         b, c = res["build"], res["ceiling"]
         rows += [("build BBC", f"{b['docs']} articles, {b['chunks']} chunks in {b['seconds']:.1f} s; "
                   f"{b['articles_per_s']:.1f} articles/s, {b['chunks_per_s']:.1f} chunks/s; peak RSS {b['peak_rss_mb']:.0f} MB"),
                  ("plain encode ceiling", f"{c['chunks_per_s']:.1f} chunks/s ({c['seconds']:.1f} s); build/ceiling = {b['ratio_to_ceiling']:.2f}")]
+        for backend, e in res.get("encode_by_backend", {}).items():
+            rows.append((f"encode, backend {backend}", f"{e['chunks_per_s']:.1f} chunks/s ({e['seconds']:.1f} s)"))
     rows += [("no-op rebuild (CLI, wall)", f"{res['noop_rebuild_s']:.2f} s"),
              ("one-article change (CLI, wall)", f"{res['one_article_rebuild_s']:.2f} s")]
     for mode, v in res["retrieval"].items():

@@ -55,7 +55,8 @@ def index(
     try:
         r = build_index(s, make_embedder(s), s.corpus, s.index, rebuild=rebuild, progress=not quiet)
     except KeyboardInterrupt:
-        _fail(f"interrupted: nothing was written, the previous index in {s.index}/ is unchanged", 130)
+        _fail(f"interrupted: nothing was written, the previous index in {s.index}/ is unchanged; "
+              "run rag index again to finish", 130)
     except (IndexError_, FileNotFoundError, PermissionError, ValueError, RuntimeError) as e:
         _fail(str(e))
     except OSError as e:
@@ -67,7 +68,7 @@ def index(
         return
     typer.echo(
         f"indexed {r.n_docs} articles into {r.n_chunks} chunks in {r.seconds:.1f} s "
-        f"({r.chunks_per_s:.1f} chunks/s); embedded {r.embedded}, reused {r.reused}; "
+        f"({r.chunks_per_s:.1f} chunks/s); embedded {r.embedded} in {r.embed_seconds:.1f} s, reused {r.reused}; "
         f"{len(r.changed_docs)} new or changed, {len(r.removed_docs)} removed; FAISS {r.faiss_factory} -> {r.index_dir}/"
     )
 

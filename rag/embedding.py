@@ -131,4 +131,9 @@ class HashEmbedder:
 
 
 def make_embedder(settings) -> Embedder:
-    return SentenceTransformerEmbedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    if settings.embed_backend == "torch":
+        return SentenceTransformerEmbedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    from rag.embedding_onnx import OnnxEmbedder
+
+    return OnnxEmbedder(settings.embed_model, batch_size=settings.embed_batch_size,
+                        quantize=settings.embed_backend == "onnx-int8")

@@ -162,6 +162,7 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
         manifest = {
             **expect,
             "embed_model_path": getattr(embedder, "name_or_path", embedder.model_id),
+            "embed_backend": type(embedder).__name__,
             "dim": int(dim), "normalized": True, "faiss_factory": factory,
             "corpus": str(corpus), "n_docs": len(documents), "documents": documents,
         }

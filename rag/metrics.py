@@ -13,9 +13,10 @@ Definitions (``summarize``, per variant):
 - answers (answerable questions, an abstention scores 0): EM, token F1 and
   "contains" (normalized gold inside normalized answer), max over golds,
   SQuAD normalization from ``rag.text``; [n] markers are stripped first.
-- citations (answerable questions): precision = relevant cited chunks / all
-  cited chunks, where a cited chunk is relevant by the rule above or when it
-  contains a gold answer as whole words; recall = share of questions citing at
+- citations: precision = relevant cited chunks / all cited chunks, over every
+  question (a citation given for an unanswerable question is never relevant),
+  where a cited chunk is relevant by the rule above or when it contains a gold
+  answer as whole words; recall = share of answerable questions citing at
   least one relevant chunk. Precision is null when nothing was cited.
 - abstention: accuracy = share of unanswerable questions abstained on (null
   without unanswerable items); false_abstain_rate = share of answerable ones.
@@ -153,7 +154,7 @@ def summarize(items: Sequence[ItemResult]) -> dict:
     """The fixed metric blocks of the report (without ``items``); see the module docstring for definitions."""
     ans = [r for r in items if r.answerable]
     unans = [r for r in items if not r.answerable]
-    cites = [ok for r in ans for ok in r.citation_relevant]
+    cites = [ok for r in items for ok in r.citation_relevant]
     lat = [r.latency_s for r in items if r.error is None]
 
     def rnd(x):

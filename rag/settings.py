@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         default_factory=bundled_embedding_model,
         description="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2).",
     )
+    embed_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
+        "onnx",
+        description="How the embedding model runs: onnx (exported once, same vectors as torch, faster), "
+                    "onnx-int8 (quantized, fastest, needs its own index) or torch (sentence-transformers).",
+    )
     chunk_tokens: int = Field(128, ge=16, le=2048, description="Target chunk size in embedding-model tokens.")
     chunk_overlap: int = Field(32, ge=0, le=1024, description="Overlap between chunks in tokens (whole sentences).")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks per embedding batch.")

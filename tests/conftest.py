@@ -36,6 +36,17 @@ def seed_copy(tmp_path):
 
 @pytest.fixture(scope="session")
 def real_embedder():
+    """The bundled MiniLM as users run it: the default backend (ONNX, exported once and cached)."""
+    from rag.embedding import make_embedder
+    from rag.settings import Settings
+
+    emb = make_embedder(Settings())
+    emb.load()
+    return emb
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
     from rag.embedding import SentenceTransformerEmbedder
     from rag.settings import bundled_embedding_model
 

@@ -134,11 +134,12 @@ def test_citation_precision_and_recall_with_mixed_citations():
     b = score_answer(gold_item(id="b"), (50, 100), "wrong [1]", False, [cite("none", "b.txt")], [], 0.1, spans)
     c = score_answer(gold_item(id="c"), (50, 100), "", True, [], [], 0.1, spans)
     u = score_answer(gold_item(id="u", answerable=False, doc=None, answers=(), evidence=None), None, "x [1]", False,
-                     [cite("none", "b.txt")], [], 0.1, spans)  # unanswerable: its citation is not counted
+                     [cite("none", "b.txt")], [], 0.1, spans)  # unanswerable: its citation is wrong
     assert a.citation_relevant == [True, False, True]
     assert b.citation_relevant == [False]
     s = summarize([a, b, c, u])
-    assert s["citations"]["precision"] == pytest.approx(2 / 4)   # 2 relevant of 4 citations on answerable items
+    assert u.citation_relevant == [False]
+    assert s["citations"]["precision"] == pytest.approx(2 / 5)   # 2 relevant of 5 citations, the unanswerable's too
     assert s["citations"]["recall"] == pytest.approx(1 / 3, abs=1e-4)
     assert (a.em, a.f1, a.contains) == (1.0, 1.0, 1.0)
     assert (c.em, c.f1, c.contains) == (0.0, 0.0, 0.0)  # an abstention scores 0

@@ -395,7 +395,7 @@ def test_signal_during_rag_index_keeps_the_previous_index(sig, bbc_corpus, real_
                                  str(index)], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
                                 stdout=fh, stderr=subprocess.STDOUT)
         try:
-            _wait_for(proc, log, "Batches", 300)   # sentence-transformers' embedding progress bar
+            _wait_for(proc, log, "Embedding", 300)   # the embedding progress bar
             proc.send_signal(sig)
             rc = proc.wait(timeout=120)
         finally:

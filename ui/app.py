@@ -141,7 +141,8 @@ def build_app(pipe, settings):
                f"({r.embedded} chunks embedded in {r.seconds:.1f} s). Ask about it now.")
         return escape_markdown(msg), status_markdown(pipe)
 
-    with gr.Blocks(title="newsrag", analytics_enabled=False) as demo:
+    # delete_cache: Gradio keeps each upload in its own temp folder; drop those copies after an hour
+    with gr.Blocks(title="newsrag", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## newsrag · ask the news articles")
         status_md = gr.Markdown(status_markdown(pipe), elem_id="nr-status")
         history_state = gr.State([])

@@ -1,9 +1,9 @@
 """Drive the real chat in headless Chromium: ask a question, wait for the answer and sources, screenshot.
 
 The browser test (tests/test_ui.py) and the README screenshot use the same
-code, so the picture in ``docs/chat.png`` is what the test saw::
+code, so the picture in ``ui/chat.png`` is what the test saw::
 
-    python -m ui.screenshot --index index --out docs/chat.png
+    python -m ui.screenshot --index index --out ui/chat.png
 
 starts ``rag serve`` on a free port, asks "How many prisoners were swapped?",
 saves the page, and stops the server. Chromium is Debian's (``/usr/bin/chromium``);
