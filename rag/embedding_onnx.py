@@ -93,9 +93,12 @@ def export_onnx(name_or_path: str, out_dir: Path, quantize: bool = False) -> Pat
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
+            root = logging.getLogger()
+            handlers, level = list(root.handlers), root.level  # the quantizer calls logging.basicConfig
             # per output channel: cosine to the float model 0.99 on news text, against 0.94 per tensor
             quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model.int8.onnx"), weight_type=QuantType.QInt8,
                              per_channel=True)
+            root.handlers[:], root.level = handlers, level
             (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

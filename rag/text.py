@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import string
+import sys
+import threading
 from collections import Counter
 from functools import lru_cache
 
@@ -19,6 +21,31 @@ themselves then there these they this those through to too under until up very w
 while who whom whose why will with would you your yours yourself yourselves also did does many much kind type
 name names called call according said says
 """.split())
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_spacy():
+    """``import spacy``, without torch.
+
+    thinc, spaCy's engine, imports torch whenever it is installed (1.3 s and 200 MB here) only to offer
+    torch-backed layers; the pipelines newsrag runs (the rule-based sentencizer, the small CNN NER) never
+    use them. When torch is not loaded yet it is hidden for the duration of the import, so thinc sees
+    none; a later ``import torch`` (the sentence-transformers backend) works as usual.
+    """
+    with _IMPORT_LOCK:
+        if "spacy" in sys.modules or "torch" in sys.modules:
+            import spacy
+
+            return spacy
+        sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+        try:
+            import spacy
+        finally:
+            if "torch" in sys.modules and sys.modules["torch"] is None:
+                del sys.modules["torch"]
+        return spacy
 
 
 def words(text: str) -> list[str]:

@@ -56,3 +56,36 @@ def test_greedy_decoding_is_deterministic(pipe):
     a = pipe.ask("Who heads Ukraine's delegation?")
     b = pipe.ask("Who heads Ukraine's delegation?")
     assert a.draft == b.draft and a.answer == b.answer
+
+
+def test_follow_up_is_answered_from_the_earlier_turn(pipe):
+    first = pipe.ask("How many prisoners were swapped?")
+    follow = pipe.ask("Who brokered it?", history=[("How many prisoners were swapped?", first.answer)])
+    assert not follow.abstained and "Witkoff" in follow.answer, follow.answer
+    alone = pipe.ask("Who brokered it?")  # without the conversation the question names nothing to look for
+    assert alone.abstained, alone.answer
+
+
+def test_a_cold_ask_never_imports_torch(seed_index_real, real_embedder):
+    """The default path (ONNX embedder, spaCy without torch, llama.cpp) starts without torch: seconds saved."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys; from rag.settings import Settings; from rag.answer import Pipeline; "
+            f"p = Pipeline.from_settings(Settings(index={str(seed_index_real.index)!r})); "
+            "a = p.ask('How many prisoners were swapped?'); "
+            "print(a.answer.split()[0], 'torch' in sys.modules, 'spacy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["314", "False", "True"], out.stdout + out.stderr[-2000:]
+
+
+def test_spacy_without_torch_still_leaves_torch_importable():
+    import subprocess
+    import sys
+
+    code = ("import sys; from rag.text import import_spacy; s = import_spacy(); "
+            "assert 'torch' not in sys.modules; import torch; print(torch.tensor([1, 2]).sum().item())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3", out.stderr

@@ -272,6 +272,7 @@ def test_browser_follow_up_uses_the_conversation(server, browser):
         assert page.locator(BOT).count() == 2
         # "Who brokered it?" alone names no event; with the history it is answered from the swap article
         assert "000_aa0e348396f8f4a1.txt" in follow.sources_text, follow.sources_text
+        assert "Witkoff" in follow.answer_text, follow.answer_text  # the envoy who announced and brokered it
         assert "could not find" not in follow.answer_text.lower(), follow.answer_text
         assert "failed" not in follow.answer_text.lower(), follow.answer_text
     finally:
