@@ -28,15 +28,17 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, attribute_sentences, counted_noun, expected_labels, names_in, names_missing, strip_markers, typed_candidates,
+    REFUSAL, Claim, Evidence, answer_phrase, attribute_sentences, counted_noun, expected_labels, names_in, names_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.text import STOPWORDS, content_stems, stem, token_f1, words
+from rag.text import STOPWORDS, content_stems, numbers_in, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "I could not find the answer in the articles."
+CLOSE_COSINE = 0.5    # ... or whose cosine to the question is at least this (paraphrases share few words)
+SOFT_TYPES = {"GPE"}  # answer types a plain passage span may satisfy too (where → a place or a thing)
 TYPED_COVERAGE = 0.6  # share of the question's content words a typed answer's sentence (± 1) must hold
 
 
@@ -240,8 +242,11 @@ class Pipeline:
             yield finish(ABSTAIN_TEXT, True, notes=["nothing retrieved"])
             return
         best = evidence[0]
-        # a name the question asks about (France, Witkoff) must occur somewhere in what was retrieved
-        missing_names = names_missing(names_in(question), "\n".join(f"{h.chunk.title}\n{h.chunk.text}" for h in hits))
+        # a name or a number the question asks about (France, Witkoff, 2026) must occur somewhere in what was
+        # retrieved: passages about the 2005 contest do not say who won in 2026
+        retrieved_text = "\n".join(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)
+        missing_names = names_missing(names_in(question), retrieved_text) + sorted(
+            numbers_in(question) - numbers_in(retrieved_text))
         weak = best.cosine < s.min_relevance or best.coverage < s.min_coverage or (missing_names and not history)
         if verify and weak:
             timings.update(first_token=0.0, generate=0.0)
@@ -270,18 +275,22 @@ class Pipeline:
                 yield finish("", False, claims, draft)
             return
 
-        claims, notes = attribute_sentences(draft, evidence)
+        claims, notes = attribute_sentences(answer_phrase(draft, question), evidence)
         labels = expected_labels(question)
         if labels:
             # a typed answer must sit next to what the question is about: most of its words, not just one
-            candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.coverage >= TYPED_COVERAGE
-                          for a, b, lab in self._entities(e.text, labels)]
+            candidates = [(i, a, b, lab) for i, e in enumerate(top) if _close_to_question(e)
+                          for a, b, lab in self._entities(e.text, labels)
+                          if not _repeats_question(e.text[a:b], question)]
             if not candidates:
                 yield finish(ABSTAIN_TEXT, True, draft=draft,
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
                 return
-            typed_ok = claims and claims[0].kind == "span" and any(
+            typed_ok = claims and claims[0].kind == "span" and (any(
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in candidates)
+                # "where" may be answered by a thing, not a named place ("in committees"): a passage span that
+                # says something the question does not is kept
+                or (labels[0] in SOFT_TYPES and not _repeats_question(claims[0].text, question)))
             noun = counted_noun(question)
             if noun and not any(stem(noun) in content_stems(e.text) for e in top):
                 # "how many civilians" when no passage counts civilians: a number here would be invented
@@ -293,7 +302,18 @@ class Pipeline:
                     notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))}; "
                                  f"took {top[i].text[a:b]!r} instead")
                 claims = [Claim(top[i].text[a:b], i, "span")]
+        if claims and all(c.kind != "span" for c in claims) and \
+                not any(_close_to_question(evidence[c.evidence]) for c in claims):
+            # a whole sentence copied from a passage that shares too little with the question answers nothing
+            notes.append("the model's sentences come from passages too far from the question")
+            claims = []
         if not claims:
+            if not _close_to_question(top[0]):
+                # nothing the model said holds, and the best sentence shares too little with the question
+                # ("the capital of France" → a rugby report that mentions France): say so, do not quote it
+                yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
+                    f"the model's answer was unsupported and the best passage covers {top[0].coverage:.0%} of the question"])
+                return
             claims = [Claim(top[0].text, 0, "quote")]
             notes.append("the model's answer was unsupported; quoting the best passage instead")
         yield finish("", False, claims, draft, notes)
@@ -308,6 +328,17 @@ class _NoEntities:
 def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
     at = sentence.find(claim_text)
     return at >= 0 and at < b and a < at + len(claim_text)
+
+
+def _close_to_question(e: Evidence) -> bool:
+    """Evidence near enough to the question to answer it: most of its words, or a close paraphrase."""
+    return e.coverage >= TYPED_COVERAGE or e.cosine >= CLOSE_COSINE
+
+
+def _repeats_question(span: str, question: str) -> bool:
+    """True when every content word of ``span`` is already in the question: no answer."""
+    span_words = {w for w in _plain_words(span) if w not in STOPWORDS}
+    return not span_words or span_words <= _plain_words(question)
 
 
 def _plain_words(text: str) -> set[str]:

@@ -16,6 +16,7 @@ model, decides what the answer may say:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -105,9 +106,10 @@ def names_missing(names: set[str], text: str) -> list[str]:
     """Names (from ``names_in``) that ``text`` never mentions.
 
     Lenient on form, strict on substance: compared by stem, "American" matches
-    "America" (shared prefix of 5+ letters), an acronym matches the initials of
-    a capitalized run ("EU" ~ "European Union"), and a hyphenated name needs
-    half of its parts.
+    "America" (shared prefix of 5+ letters), a name inside a longer word counts
+    ("Atlantic" in "transatlantic"), so does a one-letter typo of a long name
+    ("Ghandi"), an acronym matches the initials of a capitalized run ("EU" ~
+    "European Union"), and a hyphenated name needs half of its parts.
     """
     from rag.text import stem
 
@@ -117,8 +119,13 @@ def names_missing(names: set[str], text: str) -> list[str]:
 
     def present(part: str) -> bool:
         st = stem(part)
-        return st in stems or (len(st) >= 5 and any(x[:5] == st[:5] and (x.startswith(st) or st.startswith(x))
-                                                     for x in stems if len(x) >= 5))
+        if st in stems:
+            return True
+        if len(st) < 5:
+            return False
+        return (any(x[:5] == st[:5] and (x.startswith(st) or st.startswith(x)) for x in stems if len(x) >= 5)
+                or any(st in x for x in stems if len(x) > len(st))            # "atlantic" in "transatlantic"
+                or bool(difflib.get_close_matches(st, stems, n=1, cutoff=0.8)))  # a typo: "Ghandi", "Bedigo"
 
     missing = []
     for n in sorted(names):
@@ -155,7 +162,44 @@ def _overlap(a: str, b: str) -> float:
     return len(aw & bw) / len(aw)
 
 
-REFUSAL = re.compile(r"\b(not (in|mentioned|stated|found)|no (information|mention)|cannot|can't|unknown|"
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:\d+[.)]|\[\d+\]|passage\s*\d*\s*:|the passage (?:is|says)\s*:?|(?:the )?answer(?: is)?\s*:?|"
+    r"(?:the )?answer to the question is\s*:?)\s*)+", re.IGNORECASE)
+_CLAUSE_END = re.compile(r",|;|\(|\s[–—-]\s|\b(?:which|who|whose|where|specifically|because|while)\b")
+_LINK = re.compile(r"\b(is|was|are|were|by|of|in|on|at|from|to|called|named)\b", re.IGNORECASE)
+
+
+def answer_phrase(draft: str, question: str, min_share: float = 0.6) -> str:
+    """The part of a model draft that answers, without preambles or a restatement of the question.
+
+    Tiny models write "The answer is: 1903" or "The stadium that the teams played in is the StubHub
+    Center." The preamble goes, and when the draft opens by restating the question (most of its words
+    are the question's) up to a linking word, only what follows it is kept: "the StubHub Center".
+    """
+    from rag.text import content_stems, stem
+
+    first = (strip_markers(draft).strip().splitlines() or [""])[0]
+    if REFUSAL.search(first):
+        return ""
+    text = _PREAMBLE.sub("", first).strip().strip("\"“”'").strip()
+    q = content_stems(question)
+    if not text or not q:
+        return text
+    best = None
+    clause = _CLAUSE_END.split(text, 1)[0]  # the restatement and its answer come before any aside
+    for m in _LINK.finditer(clause):
+        head = [w for w in words(text[:m.start()]) if w.lower() not in STOPWORDS]
+        if len(head) < 2:
+            continue
+        share = sum(stem(w) in q for w in head) / len(head)
+        rest = clause[m.end():].strip(" ,:;.\"“”")
+        new_words = {w.lower() for w in words(rest)} - STOPWORDS - {w.lower() for w in words(question)}
+        if share >= min_share and new_words:
+            best = rest  # the last such split: "X is played in Y is Z" keeps Z
+    return best or text
+
+
+REFUSAL = re.compile(r"\b(not (in|mentioned|stated|found|provided|given|specified|available)|no (information|mention)|cannot|can't|unknown|"
                      r"does not say|doesn't say|not answer|don't know|do not know)\b", re.IGNORECASE)
 
 
@@ -215,17 +259,25 @@ _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
      ("DATE", "TIME")),
     (re.compile(r"\bwhere\b|\b(what|which) (country|city|town|state|region|place|continent|nation)\b", re.I),
      ("GPE", "LOC", "FAC", "ORG")),
-    (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b|\bnames? of\b", re.I),
+    (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b", re.I),
      ("PERSON", "ORG", "NORP", "GPE")),
 ]
+_NAMES_OF = (re.compile(r"\bnames of\b", re.I), ("PERSON", "ORG", "NORP", "GPE"))
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 
 
 def expected_labels(question: str) -> tuple[str, ...] | None:
     """spaCy entity labels the answer should carry, most likely first; None when the question does not say."""
+    # the question's own wh-word decides: "What sea bordered the empire when he died?" asks for no date
+    first = _WH.search(question)
+    if first and first.group().lower() == "when":  # "When imperialism shapes norms, what is it called?"
+        main = re.search(r",\s*(what|which|who|whom|whose|where|how)\b", question[first.end():], re.I)
+        if main:
+            first = _WH.search(question, first.end() + main.start(1))
     for pattern, labels in _TYPES:
-        if pattern.search(question):
+        if any(first is None or first.start() - 4 <= m.start() <= first.start() for m in pattern.finditer(question)):
             return labels
-    return None
+    return _NAMES_OF[1] if _NAMES_OF[0].search(question) else None
 
 
 def counted_noun(question: str) -> str | None:

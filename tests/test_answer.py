@@ -131,3 +131,45 @@ def test_best_span_and_fact_checks():
     assert "CARDINAL" in expected_labels("How many prisoners were swapped?")
     assert "PERSON" in expected_labels("Who brokered the deal?")
     assert expected_labels("Why did the talks stall?") is None
+
+
+@pytest.mark.parametrize("draft, question, phrase", [
+    ("The stadium that the teams played in is the StubHub Center.",
+     "What was the name of the stadium that the teams played in?", "the StubHub Center"),
+    ("The answer is: 1903", "When were Tesla's patents restored?", "1903"),
+    ("The National Anthem at Super Bowl 50 was played by Peyton Manning.",
+     "Who did the National Anthem at Super Bowl 50?", "Peyton Manning"),
+    ("The Talbot Hughes collection was a gift from Harrods, specifically the Talbot Hughes collection.",
+     "The Talbot Hughes collection was a gift from which company?", "Harrods"),
+    ("314 [1]", "How many prisoners were swapped?", "314"),
+    ("Steve Witkoff said it", "Who announced the exchange?", "Steve Witkoff said it"),  # no restatement: as is
+    ("1. The answer is not provided.", "Who led it?", ""),                                 # a refusal
+    ("[1]", "Who led it?", ""),
+    ("", "Who led it?", ""),
+])
+def test_answer_phrase_drops_preambles_and_the_restated_question(draft, question, phrase):
+    from rag.citations import answer_phrase
+
+    assert answer_phrase(draft, question) == phrase
+
+
+@pytest.mark.parametrize("question, label", [
+    ("What sea bordered Genghis Khan's empire to the east when he died?", None),  # "when" is not the question
+    ("When imperialism impacts social norms of a state, what is it called?", None),
+    ("How was it determined how many from each camp would be appointed?", None),
+    ("The rate of clearing was how many square miles?", "CARDINAL"),
+    ("In which year did the war end?", "DATE"),
+    ("When did fighting in the Donbas begin?", "DATE"),
+    ("What were the names of the released prisoners?", "PERSON"),
+])
+def test_the_questions_own_wh_word_sets_the_answer_type(question, label):
+    labels = expected_labels(question)
+    assert (labels is None) if label is None else (label in labels)
+
+
+def test_names_survive_typos_and_longer_words_but_not_absence():
+    from rag.citations import names_missing
+
+    text = "Gandhi went to Bendigo with Setanta; the transatlantic radio link worked."
+    assert names_missing({"ghandi", "bedigo", "sentanta", "atlantic"}, text) == []
+    assert names_missing({"france", "witkoff"}, text) == ["france", "witkoff"]
