@@ -363,6 +363,9 @@ def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str,
             s -= 1.0  # an answer that only repeats the question is no answer
         elif span_words & q_words:
             s -= 0.2
+        owner = re.match(r"['’]s\s+(\w+)", ev.text[b:b + 40])
+        if owner and owner.group(1).lower() in q_words:
+            s -= 0.5  # "Russia’s Vladimir Putin": it qualifies what the question names, it does not answer
         if noun_stem and noun_stem in {stem(w) for w in words(ev.text[a:b + 30])[:6]}:
             s += 0.3  # "314 prisoners" for "how many prisoners"
         s += 0.3 * token_f1(span, draft_text)

@@ -190,6 +190,7 @@ def evaluate(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Evaluate a random sample of N questions.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the --limit sample.")] = 0,
     variant: Annotated[Optional[list[str]], typer.Option("--variant", help="Ablations to compare: hybrid, dense, bm25, noverify (repeatable).")] = None,
+    compare: Annotated[Optional[list[Path]], typer.Option("--compare", help="Another gold set's --out report, drawn beside this one in the HTML (repeatable).")] = None,
 ):
     """Measure retrieval, answers, citations, abstention and latency against a gold Q&A file."""
     try:
@@ -197,7 +198,7 @@ def evaluate(
     except ImportError as e:
         _fail(f"the evaluation harness is not available ({e})")
     code = run_cli(gold=gold, corpus=corpus, index=index, out=out, html=html, limit=limit, seed=seed,
-                   variants=variant or [], settings=_settings())
+                   variants=variant or [], settings=_settings(), compare=compare or [])
     raise typer.Exit(code)
 
 

@@ -109,7 +109,7 @@ def cache_dir_for(corpus: Path) -> Path:
 # -- CLI --------------------------------------------------------------------------------
 
 def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | None, html: Path | None,
-            limit: int | None, seed: int, variants: list[str], settings) -> int:
+            limit: int | None, seed: int, variants: list[str], settings, compare: list[Path] = ()) -> int:
     """``rag eval``: validate, (build and) load the index, run each variant, print and write reports."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -128,6 +128,15 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
         modes = {n: variant_settings(n, settings) for n in names}
     except ValueError as e:
         return fail(str(e), 2)
+
+    gold_sets = {}
+    for path in compare:  # other gold sets' reports, read before any work so a bad path fails fast
+        try:
+            other = json.loads(Path(path).read_text(encoding="utf-8"))
+            gold_sets[other.get("gold_set") or Path(path).stem] = {k: other[k] for k in
+                                                                  ("retrieval", "answer", "citations", "abstention")}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            return fail(f"--compare {path}: not a rag eval JSON report ({e})", 2)
 
     # 1. the gold file, before anything heavy runs
     items, problems = parse_gold_file(gold)
@@ -207,13 +216,13 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
         console.print(f"warning: {n_err} question(s) were refused by the pipeline (see items[].error)", style="yellow")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(build_report(runs), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        out.write_text(json.dumps(build_report(runs, gold.name), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         console.print(f"wrote {out}", markup=False)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         meta = (f"gold {gold} · corpus {corpus_dir} · index {index_dir} · {len(items)} questions"
                 + (f" (sample of --limit {limit}, --seed {seed})" if limit else "")
                 + f" · LLM {Path(settings.llm_path).name if not settings.llm_url else settings.llm_url}")
-        html.write_text(render_html(runs, f"newsrag evaluation: {gold.name}", meta), encoding="utf-8")
+        html.write_text(render_html(runs, f"newsrag evaluation: {gold.name}", meta, gold_sets), encoding="utf-8")
         console.print(f"wrote {html}", markup=False)
     return 0

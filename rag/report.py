@@ -16,11 +16,16 @@ import io
 from rag.metrics import ItemResult, percentile, summarize
 
 
-def build_report(runs: dict[str, list[ItemResult]]) -> dict:
-    """The JSON report: the fixed keys describe the first variant; with several, ``variants`` holds each."""
+def build_report(runs: dict[str, list[ItemResult]], gold_set: str | None = None) -> dict:
+    """The JSON report: the fixed keys describe the first variant; with several, ``variants`` holds each.
+
+    ``gold_set`` (the gold file's name) is recorded so that reports of several gold sets can be drawn
+    side by side (``rag eval --compare``)."""
     names = list(runs)
     first = runs[names[0]]
     report = {**summarize(first), "items": [r.to_dict() for r in first]}
+    if gold_set:
+        report["gold_set"] = gold_set
     if len(names) > 1:
         report["variants"] = {name: {**summarize(items), "items": [r.to_dict() for r in items]}
                               for name, items in runs.items()}
@@ -84,7 +89,7 @@ def plot_latency(runs: dict[str, list[ItemResult]]) -> str:
         plt.close(fig)
 
 
-def plot_metrics(summaries: dict[str, dict]) -> str:
+def plot_metrics(summaries: dict[str, dict], title: str = "Metrics per variant") -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,7 +105,7 @@ def plot_metrics(summaries: dict[str, dict]) -> str:
     ax.set_xticks([x + width * (len(summaries) - 1) / 2 for x in range(len(rows))], labels, rotation=35, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("0..1 (n/a drawn as 0)")
-    ax.set_title("Metrics per variant")
+    ax.set_title(title)
     ax.legend()
     try:
         return _png(fig)
@@ -114,8 +119,12 @@ th{background:#f3f3f3}.num{text-align:right}.wrong{background:#fde2e2}.ok{backgr
 .abst{background:#fff4d6}.bad{color:#b00020;font-weight:bold}.good{color:#1b7a1b}.small{color:#666;font-size:12px}"""
 
 
-def render_html(runs: dict[str, list[ItemResult]], title: str = "newsrag evaluation", meta: str = "") -> str:
-    """A self-contained HTML page: summary per variant, plots, and the first variant question by question."""
+def render_html(runs: dict[str, list[ItemResult]], title: str = "newsrag evaluation", meta: str = "",
+                gold_sets: dict[str, dict] | None = None) -> str:
+    """A self-contained HTML page: summary per variant, plots, and the first variant question by question.
+
+    ``gold_sets`` maps a gold set's name to its summary (a report JSON's fixed keys); when given, a
+    plot draws this run's first variant beside them, one group of bars per gold set."""
     esc = html.escape
     summaries = {name: summarize(items) for name, items in runs.items()}
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
@@ -132,6 +141,10 @@ def render_html(runs: dict[str, list[ItemResult]], title: str = "newsrag evaluat
                "n/a: no question to compute it on.</p>")
     out.append(f"<h2>Plots</h2><img alt='metrics per variant' src='data:image/png;base64,{plot_metrics(summaries)}'>"
                f"<br><img alt='latency distribution' src='data:image/png;base64,{plot_latency(runs)}'>")
+    if gold_sets:
+        per_set = {title.split(": ", 1)[-1]: first, **gold_sets}
+        out.append(f"<br><img alt='metrics per gold set' "
+                   f"src='data:image/png;base64,{plot_metrics(per_set, 'Metrics per gold set')}'>")
     name, items = next(iter(runs.items()))
     out.append(f"<h2>Questions ({esc(name)})</h2><p class='small'>Red rows: wrong answer (answerable with F1 &lt; 0.5, "
                "or unanswerable but answered). Yellow: abstained on an answerable question. "

@@ -1,6 +1,9 @@
 """The evaluation harness: metrics against hand-computed cases, gold validation, the report, end to end."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -257,10 +260,10 @@ def test_shipped_gold_sets_are_valid():
     assert len(items) == 1190
     spans, problems = check_gold_against_corpus(items, xquad / "corpus")
     assert problems == []
-    seed_gold = ROOT / "eval" / "seed_gold.jsonl"
-    if seed_gold.exists():
-        _, problems = check_gold_against_corpus(read_gold(seed_gold), SEEDS)
-        assert problems == []
+    seed_items = read_gold(ROOT / "eval" / "seed_gold.jsonl")
+    assert len(seed_items) >= 20 and sum(not g.answerable for g in seed_items) >= 5
+    _, problems = check_gold_against_corpus(seed_items, SEEDS)
+    assert problems == []
 
 
 # -- report and end to end with fakes ---------------------------------------------
@@ -289,7 +292,7 @@ def test_run_cli_writes_report_with_fixed_keys_and_html(tmp_path, monkeypatch, f
                    variants=["hybrid", "noverify"], settings=s)
     assert code == 0
     report = json.loads(out.read_text())
-    assert set(report) == FIXED_KEYS | {"variants"}
+    assert set(report) == FIXED_KEYS | {"variants", "gold_set"} and report["gold_set"] == "g.jsonl"
     assert set(report["variants"]) == {"hybrid", "noverify"}
     assert report["n"] == 3 and report["n_answerable"] == 2
     assert set(report["retrieval"]) == {"hit@1", "hit@5", "mrr@10", "doc_hit@5"}
@@ -313,6 +316,15 @@ def test_run_cli_writes_report_with_fixed_keys_and_html(tmp_path, monkeypatch, f
     assert "data:image/png;base64," in text and "&lt;b&gt;capital&lt;/b&gt;" in text and "<b>capital" not in text
     out_text = capsys.readouterr().out
     assert "hit@1" in out_text and "hybrid" in out_text and "noverify" in out_text
+    # a second gold set, drawn beside the first one's report
+    gold2 = write_gold(tmp_path / "g2.jsonl", [LOAN, PRISONERS])
+    page2 = tmp_path / "r" / "both.html"
+    assert run_cli(gold=gold2, corpus=SEEDS, index=None, out=None, html=page2, limit=None, seed=0, variants=[],
+                   settings=s, compare=[out]) == 0
+    assert "alt='metrics per gold set'" in page2.read_text()
+    assert "alt='metrics per gold set'" not in text
+    assert run_cli(gold=gold2, corpus=SEEDS, index=None, out=None, html=page2, limit=None, seed=0, variants=[],
+                   settings=s, compare=[gold2]) == 2  # a gold file is not a report
 
 
 def test_single_variant_report_has_exactly_the_fixed_keys(tmp_path, monkeypatch, fake_models):
@@ -325,7 +337,7 @@ def test_single_variant_report_has_exactly_the_fixed_keys(tmp_path, monkeypatch,
     assert run_cli(gold=gold, corpus=SEEDS, index=None, out=out, html=None, limit=2, seed=3, variants=[],
                    settings=s) == 0
     report = json.loads(out.read_text())
-    assert set(report) == FIXED_KEYS
+    assert set(report) == FIXED_KEYS | {"gold_set"}
     assert report["n"] == 2 and len(report["items"]) == 2
 
 
@@ -362,8 +374,7 @@ def test_end_to_end_on_the_seed_with_real_models(tmp_path, seed_index_real, real
     seed_gold = ROOT / "eval" / "seed_gold.jsonl"
     rows = [PRISONERS, FRANCE, LOAN]
     gold = read_gold(write_gold(tmp_path / "g.jsonl", rows))
-    if seed_gold.exists():
-        gold += [g for g in read_gold(seed_gold) if g.doc in (SEED_DOC, None)][:3]
+    gold += [g for g in read_gold(seed_gold) if g.doc in (SEED_DOC, None)][:3]
     spans, problems = check_gold_against_corpus(gold, SEEDS)
     assert problems == []
     store = IndexStore.load(s.index, expect=expected_manifest(s, real_embedder.model_id))
@@ -390,3 +401,20 @@ def test_rag_eval_command_reports_bad_gold_with_exit_2(tmp_path):
     out = result.output + (result.stderr if hasattr(result, "stderr") else "")
     assert "line 1 (id 'p'): unknown doc 'nope.txt'" in out
     assert "line 2 (id 'u'): unanswerable item must have \"answers\": []" in out
+
+
+@pytest.mark.model
+def test_rag_eval_command_end_to_end_with_the_real_models(tmp_path):
+    """`rag eval` as a user runs it: the real entry point, the bundled models, an index built for the corpus."""
+    gold = write_gold(tmp_path / "g.jsonl", [PRISONERS, FRANCE, LOAN])
+    out, page = tmp_path / "report.json", tmp_path / "report.html"
+    proc = subprocess.run([sys.executable, "-m", "rag", "eval", "--gold", str(gold), "--corpus", str(SEEDS),
+                           "--out", str(out), "--html", str(page)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report) == FIXED_KEYS | {"gold_set"} and report["n"] == 3 and report["n_answerable"] == 2
+    prisoners = next(i for i in report["items"] if i["question"] == PRISONERS["question"])
+    assert not prisoners["abstained"] and prisoners["contains"] == 1.0 and any(prisoners["citation_relevant"])
+    assert report["retrieval"]["hit@5"] == 1.0
+    assert "hit@1" in proc.stdout and "data:image/png;base64," in page.read_text()
