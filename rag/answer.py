@@ -380,7 +380,7 @@ def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str,
 def _trusting_claims(draft: str, top: list[Evidence]) -> list[Claim]:
     """Verification off (ablation): take the draft as written, cite the passages it names."""
     text = draft.strip()
-    if not text or REFUSAL.search(text):
+    if not strip_markers(text) or REFUSAL.search(text):  # nothing but "[1]" is no answer either
         return []
     marks = [int(m) for m in re.findall(r"\[(\d+)\]", text) if 1 <= int(m) <= len(top)]
     return [Claim(strip_markers(text), (marks[0] - 1) if marks else 0, "sentence")]
@@ -394,7 +394,7 @@ def _render(claims: Sequence[Claim], evidence: Sequence[Evidence]) -> tuple[list
         n = numbers.setdefault(c.evidence, len(numbers) + 1)
         if c.kind == "quote":
             pieces.append(f"“{c.text}” [{n}]")
-        elif c.kind == "sentence" and c.text[-1:] in ".!?":
+        elif c.kind == "sentence" and c.text and c.text[-1] in ".!?":
             pieces.append(f"{c.text[:-1]} [{n}]{c.text[-1]}")
         else:
             pieces.append(f"{c.text} [{n}]")

@@ -173,3 +173,10 @@ def test_names_survive_typos_and_longer_words_but_not_absence():
     text = "Gandhi went to Bendigo with Setanta; the transatlantic radio link worked."
     assert names_missing({"ghandi", "bedigo", "sentanta", "atlantic"}, text) == []
     assert names_missing({"france", "witkoff"}, text) == ["france", "witkoff"]
+
+
+def test_a_draft_of_only_markers_is_no_answer_with_or_without_verification(make_pipe):
+    trusting = make_pipe("[1]").ask(Q314, verify=False)
+    assert trusting.abstained and trusting.citations == []   # nothing was said: nothing to cite
+    verified = make_pipe("[1]").ask(Q314)
+    assert "314" in verified.answer                          # the pipeline picks the number itself
