@@ -282,15 +282,15 @@ class Pipeline:
             candidates = [(i, a, b, lab) for i, e in enumerate(top) if _close_to_question(e)
                           for a, b, lab in self._entities(e.text, labels)
                           if not _repeats_question(e.text[a:b], question)]
-            if not candidates:
-                yield finish(ABSTAIN_TEXT, True, draft=draft,
-                             notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
-                return
             typed_ok = claims and claims[0].kind == "span" and (any(
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in candidates)
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that
                 # says something the question does not is kept
                 or (labels[0] in SOFT_TYPES and not _repeats_question(claims[0].text, question)))
+            if not candidates and not typed_ok:
+                yield finish(ABSTAIN_TEXT, True, draft=draft,
+                             notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
+                return
             noun = counted_noun(question)
             if noun and not any(stem(noun) in content_stems(e.text) for e in top):
                 # "how many civilians" when no passage counts civilians: a number here would be invented

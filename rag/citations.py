@@ -178,7 +178,8 @@ def answer_phrase(draft: str, question: str, min_share: float = 0.6) -> str:
     """
     from rag.text import content_stems, stem
 
-    first = (strip_markers(draft).strip().splitlines() or [""])[0]
+    lines = [strip_markers(line) for line in draft.strip().splitlines()]  # markers first would join the lines
+    first = next((line for line in lines if line), "")
     if REFUSAL.search(first):
         return ""
     text = _PREAMBLE.sub("", first).strip().strip("\"“”'").strip()
