@@ -123,8 +123,11 @@ def names_missing(names: set[str], text: str) -> list[str]:
             return True
         if len(st) < 5:
             return False
-        return (any(x[:5] == st[:5] and (x.startswith(st) or st.startswith(x)) for x in stems if len(x) >= 5)
-                or any(st in x for x in stems if len(x) > len(st))            # "atlantic" in "transatlantic"
+        if any(x[:5] == st[:5] and (x.startswith(st) or st.startswith(x)) for x in stems if len(x) >= 5):
+            return True
+        if len(st) < 6:  # shorter names get no looser match: "Chile" is not "child", "Spain" not "spin"
+            return False
+        return (any(st in x for x in stems if len(x) > len(st))                # "atlantic" in "transatlantic"
                 or bool(difflib.get_close_matches(st, stems, n=1, cutoff=0.8)))  # a typo: "Ghandi", "Bedigo"
 
     missing = []
@@ -163,8 +166,8 @@ def _overlap(a: str, b: str) -> float:
 
 
 _PREAMBLE = re.compile(
-    r"^\s*(?:(?:\d+[.)]|\[\d+\]|passage\s*\d*\s*:|the passage (?:is|says)\s*:?|(?:the )?answer(?: is)?\s*:?|"
-    r"(?:the )?answer to the question is\s*:?)\s*)+", re.IGNORECASE)
+    r"^\s*(?:(?:\d{1,2}[.)]\s+(?=\S)|\[\d+\]|passage\s*\d*\s*:|the passage (?:is|says)\b\s*:?|"
+    r"(?:the )?answer(?: is)?\b\s*:?|(?:the )?answer to the question is\b\s*:?)\s*)+", re.IGNORECASE)
 _CLAUSE_END = re.compile(r",|;|\(|\s[–—-]\s|\b(?:which|who|whose|where|specifically|because|while)\b")
 _LINK = re.compile(r"\b(is|was|are|were|by|of|in|on|at|from|to|called|named)\b", re.IGNORECASE)
 
@@ -182,7 +185,8 @@ def answer_phrase(draft: str, question: str, min_share: float = 0.6) -> str:
     first = next((line for line in lines if line), "")
     if REFUSAL.search(first):
         return ""
-    text = _PREAMBLE.sub("", first).strip().strip("\"“”'").strip()
+    # the first line that still says something once its preamble is gone ("Answer:\n1903")
+    text = next((t for t in (_PREAMBLE.sub("", line).strip().strip("\"“”'").strip() for line in lines) if t), "")
     q = content_stems(question)
     if not text or not q:
         return text

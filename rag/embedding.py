@@ -55,9 +55,11 @@ class SentenceTransformerEmbedder:
     def load(self):
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
+                from rag.text import torch_import_lock
 
                 try:
+                    with torch_import_lock():
+                        from sentence_transformers import SentenceTransformer
                     self._model = SentenceTransformer(self.name_or_path, device="cpu", local_files_only=True)
                 except Exception as e:  # noqa: BLE001 - rewrap with what the user can do about it
                     raise RuntimeError(

@@ -60,8 +60,11 @@ def export_key(name_or_path: str, quantize: bool) -> str:
 
 def export_onnx(name_or_path: str, out_dir: Path, quantize: bool = False) -> Path:
     """Export a sentence-transformers model (whole pipeline) to ``out_dir/model.onnx``; atomic."""
-    import torch
-    from sentence_transformers import SentenceTransformer
+    from rag.text import torch_import_lock
+
+    with torch_import_lock():
+        import torch
+        from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
     model.train(False)  # inference mode: no dropout in the traced graph
@@ -95,10 +98,12 @@ def export_onnx(name_or_path: str, out_dir: Path, quantize: bool = False) -> Pat
 
             root = logging.getLogger()
             handlers, level = list(root.handlers), root.level  # the quantizer calls logging.basicConfig
-            # per output channel: cosine to the float model 0.99 on news text, against 0.94 per tensor
-            quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model.int8.onnx"), weight_type=QuantType.QInt8,
-                             per_channel=True)
-            root.handlers[:], root.level = handlers, level
+            try:
+                # per output channel: cosine to the float model 0.99 on news text, against 0.94 per tensor
+                quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model.int8.onnx"),
+                                 weight_type=QuantType.QInt8, per_channel=True)
+            finally:
+                root.handlers[:], root.level = handlers, level
             (tmp / "model.int8.onnx").replace(tmp / "model.onnx")
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -106,6 +111,8 @@ def export_onnx(name_or_path: str, out_dir: Path, quantize: bool = False) -> Pat
                 "pad_token_id": int(tokenizer.pad_token_id or 0), "pad_token": str(tokenizer.pad_token or "[PAD]"),
                 "dim": int(get_dim()), "quantized": quantize}
         (tmp / META).write_text(json.dumps(meta, indent=1))
+        if out_dir.exists() and not (out_dir / META).is_file():
+            shutil.rmtree(out_dir, ignore_errors=True)  # a half-made folder from outside: not an export
         try:
             tmp.rename(out_dir)
         except OSError:  # another process finished the same export first: use theirs
@@ -154,13 +161,19 @@ class OnnxEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self._meta = json.loads((self.export_dir / META).read_text())
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.export_dir / "model.onnx"), opts,
-                                             providers=["CPUExecutionProvider"])
+        try:
+            self._meta = json.loads((self.export_dir / META).read_text())
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            session = ort.InferenceSession(str(self.export_dir / "model.onnx"), opts,
+                                           providers=["CPUExecutionProvider"])
+            Tokenizer.from_file(str(self.export_dir / "tokenizer.json"))
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise RuntimeError(f"the cached ONNX export in {self.export_dir} is damaged ({e}); delete that folder "
+                               "and it is exported again on the next run") from e
+        self._session = session
         self._counter = Tokenizer.from_file(str(self.export_dir / "tokenizer.json"))
         self._counter.no_truncation()
         self._counter.no_padding()

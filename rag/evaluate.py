@@ -31,7 +31,7 @@ from rag.metrics import (  # noqa: F401  (re-exported)
     MRR_DEPTH, ItemResult, best_f1, chunk_relevant, contains_answer, exact_match, percentile, reciprocal_rank,
     score_answer, span_relevant, summarize,
 )
-from rag.report import build_report, plot_latency, plot_metrics, render_html, summary_table  # noqa: F401
+from rag.report import METRIC_ROWS, build_report, plot_latency, plot_metrics, render_html, summary_table  # noqa: F401
 
 VARIANTS = {  # name -> (retrieval mode or None for the configured one, verify)
     "hybrid": ("hybrid", True),
@@ -130,13 +130,21 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
         return fail(str(e), 2)
 
     gold_sets = {}
+    if compare and html is None:
+        return fail("--compare draws into the HTML report: give --html FILE too", 2)
     for path in compare:  # other gold sets' reports, read before any work so a bad path fails fast
         try:
             other = json.loads(Path(path).read_text(encoding="utf-8"))
-            gold_sets[other.get("gold_set") or Path(path).stem] = {k: other[k] for k in
-                                                                  ("retrieval", "answer", "citations", "abstention")}
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            blocks = {b: dict(other[b]) for b in ("retrieval", "answer", "citations", "abstention")}
+            for b, k in METRIC_ROWS:
+                if b in blocks and not isinstance(blocks[b][k], (int, float, type(None))):
+                    raise ValueError(f"{b}.{k} is not a number")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             return fail(f"--compare {path}: not a rag eval JSON report ({e})", 2)
+        name = str(other.get("gold_set") or Path(path).stem)
+        while name in gold_sets or name == gold.name:  # the same gold set again (before/after): keep both
+            name += "'"
+        gold_sets[name] = blocks
 
     # 1. the gold file, before anything heavy runs
     items, problems = parse_gold_file(gold)

@@ -32,7 +32,7 @@ def build_report(runs: dict[str, list[ItemResult]], gold_set: str | None = None)
     return report
 
 
-_ROWS = [("retrieval", "hit@1"), ("retrieval", "hit@5"), ("retrieval", "mrr@10"), ("retrieval", "doc_hit@5"),
+METRIC_ROWS = _ROWS = [("retrieval", "hit@1"), ("retrieval", "hit@5"), ("retrieval", "mrr@10"), ("retrieval", "doc_hit@5"),
          ("answer", "em"), ("answer", "f1"), ("answer", "contains"),
          ("citations", "precision"), ("citations", "recall"),
          ("abstention", "accuracy"), ("abstention", "false_abstain_rate"),

@@ -23,7 +23,13 @@ name names called call according said says
 """.split())
 
 
-_IMPORT_LOCK = threading.Lock()
+_IMPORT_LOCK = threading.RLock()  # also held by the code that imports torch (see torch_import_lock)
+
+
+def torch_import_lock():
+    """Held around ``import torch`` / sentence-transformers, so that no thread imports torch while
+    ``import_spacy`` has it hidden."""
+    return _IMPORT_LOCK
 
 
 def import_spacy():

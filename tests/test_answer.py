@@ -173,6 +173,15 @@ def test_names_survive_typos_and_longer_words_but_not_absence():
     text = "Gandhi went to Bendigo with Setanta; the transatlantic radio link worked."
     assert names_missing({"ghandi", "bedigo", "sentanta", "atlantic"}, text) == []
     assert names_missing({"france", "witkoff"}, text) == ["france", "witkoff"]
+    assert names_missing({"chile", "spain"}, "the child would spin") == ["chile", "spain"]  # no loose short names
+
+
+@pytest.mark.parametrize("draft", ["1903.", "2.5 million", "45.5%", "Answer:\n1903", "1. 1903", "The answer is: 1903"])
+def test_answer_phrase_keeps_numbers_whole(draft):
+    from rag.citations import answer_phrase
+
+    phrase = answer_phrase(draft, "When was it founded?")
+    assert phrase.rstrip(".") in {"1903", "2.5 million", "45.5%"}, phrase
 
 
 def test_a_draft_of_only_markers_is_no_answer_with_or_without_verification(make_pipe):

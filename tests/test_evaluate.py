@@ -325,6 +325,14 @@ def test_run_cli_writes_report_with_fixed_keys_and_html(tmp_path, monkeypatch, f
     assert "alt='metrics per gold set'" not in text
     assert run_cli(gold=gold2, corpus=SEEDS, index=None, out=None, html=page2, limit=None, seed=0, variants=[],
                    settings=s, compare=[gold2]) == 2  # a gold file is not a report
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert run_cli(gold=gold2, corpus=SEEDS, index=None, out=None, html=page2, limit=None, seed=0, variants=[],
+                   settings=s, compare=[tmp_path / "list.json"]) == 2
+    assert run_cli(gold=gold2, corpus=SEEDS, index=None, out=None, html=None, limit=None, seed=0, variants=[],
+                   settings=s, compare=[out]) == 2  # nothing to draw into
+    # the same gold set before and after a change: both bars are drawn, neither replaces the other
+    assert run_cli(gold=gold, corpus=SEEDS, index=None, out=None, html=page2, limit=None, seed=0, variants=[],
+                   settings=s, compare=[out, out]) == 0
 
 
 def test_single_variant_report_has_exactly_the_fixed_keys(tmp_path, monkeypatch, fake_models):
