@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Sequence
@@ -101,7 +100,9 @@ def warm_up(pipe) -> None:
 
 def cache_dir_for(corpus: Path) -> Path:
     """Where ``rag eval --corpus DIR`` keeps the index of DIR: one folder per absolute corpus path."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsrag"
+    from rag.embedding_onnx import cache_root
+
+    base = cache_root()
     key = hashlib.sha256(str(Path(corpus).resolve()).encode()).hexdigest()[:16]
     return base / f"eval-{Path(corpus).resolve().name}-{key}"
 
