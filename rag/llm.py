@@ -70,6 +70,9 @@ class LlamaCppGenerator:
         self.temperature = temperature
         self.seed = seed
         self._llm = None
+        self._formatter = None
+        self._end_ids: list[int] = []
+        self._score_broken = False
         self.lock = threading.Lock()
 
     def load(self):
@@ -102,6 +105,69 @@ class LlamaCppGenerator:
                 delta = part["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
+
+
+    def score(self, messages: list[dict], continuations: Sequence[str]) -> list[tuple[float, float, int]] | None:
+        """How likely the model is to answer ``messages`` with each continuation.
+
+        For each continuation: (log-probability of its tokens, log-probability that the answer ends right
+        after it, its number of tokens). The prompt is the one ``stream`` just ran, so llama.cpp's KV cache
+        already holds it; each continuation is then one small decode from that cached prefix. None when
+        this llama-cpp-python cannot do it (it relies on the pinned version's context and batch objects).
+        """
+        if self._score_broken or not continuations:
+            return None
+        with self.lock:
+            llm = self.load()
+            try:
+                return self._score(llm, messages, continuations)
+            except Exception as e:  # noqa: BLE001 - fall back to ranking without the LLM
+                self._score_broken = True
+                log.warning("LLM span scoring unavailable (%s); ranking answer spans on evidence alone", e)
+                return None
+
+    def _score(self, llm, messages, continuations):
+        import numpy as np
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            text = llm._model.token_get_text
+            self._formatter = Jinja2ChatFormatter(llm.metadata["tokenizer.chat_template"],
+                                                  eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()))
+            # the answer ends after the span: " [" (its citation), a newline, a full stop or end of turn
+            self._end_ids = sorted({llm.tokenize(t.encode(), add_bos=False, special=True)[0]
+                                    for t in (" [", "\n", ".")} | {llm.token_eos()})
+        prompt = self._formatter(messages=messages).prompt
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        cached = llm.input_ids[:llm.n_tokens]
+        same = 0
+        while same < min(len(cached), len(tokens) - 1) and cached[same] == tokens[same]:
+            same += 1
+        llm.n_tokens = same
+        llm.eval(tokens[same:-1])  # usually nothing left: stream() evaluated this prompt a moment ago
+        base, vocab = len(tokens) - 1, llm.n_vocab()
+        out = []
+        try:
+            for text in continuations:
+                cont = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+                if not cont or base + len(cont) + 1 >= llm.n_ctx():
+                    out.append((float("-inf"), float("-inf"), len(cont)))
+                    continue
+                batch = [tokens[-1]] + cont
+                llm._ctx.kv_cache_seq_rm(-1, base, -1)
+                llm._batch.set_batch(batch=batch, n_past=base, logits_all=True)
+                llm._ctx.decode(llm._batch)
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch) * vocab,))
+                logits = logits.reshape(len(batch), vocab).astype(np.float64)
+                top = logits.max(axis=1, keepdims=True)
+                logp = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+                lp_sum = float(sum(logp[i, t] for i, t in enumerate(cont)))
+                lp_end = float(np.logaddexp.reduce(logp[len(cont), self._end_ids]))
+                out.append((lp_sum, lp_end, len(cont)))
+        finally:
+            llm._ctx.kv_cache_seq_rm(-1, base, -1)  # the cache holds the prompt again, for the next question
+            llm.n_tokens = base
+        return out
 
 
 class OpenAIHTTPGenerator:
@@ -142,12 +208,22 @@ class OpenAIHTTPGenerator:
 
 
 class FakeGenerator:
-    """Returns queued replies in order (the last one repeats); records the messages it saw."""
+    """Returns queued replies in order (the last one repeats); records the messages it saw.
 
-    def __init__(self, replies: Sequence[str] = ("not in the articles",)):
+    ``scorer(text) -> log-probability``, when given, stands in for the LLM's likelihood of a continuation
+    (``LlamaCppGenerator.score``); without it the fake cannot score and the pipeline keeps the draft's words.
+    """
+
+    def __init__(self, replies: Sequence[str] = ("not in the articles",), scorer=None):
         self.name = "fake"
         self.replies = list(replies)
+        self.scorer = scorer
         self.seen: list[list[dict]] = []
+
+    def score(self, messages: list[dict], continuations: Sequence[str]):
+        if self.scorer is None:
+            return None
+        return [(float(self.scorer(t)), 0.0, max(1, len(t.split()))) for t in continuations]
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         self.seen.append(messages)

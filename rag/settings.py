@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding.")
     llm_seed: int = Field(0, description="Sampling seed.")
     verify: bool = Field(True, description="Verify citations and numbers against the passages (off only for ablations).")
+    span_ranker: bool = Field(
+        True, description="Choose the answer span among the best sentences' entities and noun phrases with the learned "
+                          "ranker (evidence + LLM likelihood) instead of taking the model's free text."
+    )
+    span_llm_candidates: int = Field(
+        8, ge=0, le=64, description="Candidate spans the LLM scores per question (0 = rank on evidence alone)."
+    )
 
     # limits and server
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")

@@ -89,3 +89,29 @@ def test_spacy_without_torch_still_leaves_torch_importable():
             "assert 'torch' not in sys.modules; import torch; print(torch.tensor([1, 2]).sum().item())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "3", out.stderr
+
+
+def test_scoring_continuations_leaves_the_cache_as_generation_needs_it(real_generator):
+    """score() reads the model's real log-probabilities on the prompt stream() just cached; afterwards
+    generation is exactly what it is without scoring."""
+    from rag.llm import LlamaCppGenerator, build_messages
+
+    passages = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday.",
+                "Talks were held in Abu Dhabi."]
+    m1 = build_messages("How many prisoners were swapped?", passages)
+    m2 = build_messages("Where were the talks held?", passages)
+    first = "".join(real_generator.stream(m1, 12))
+    greedy_token = next(iter(real_generator.stream(m1, 1)))
+    options = [greedy_token, "Abu", "Thursday", "The", "Steve"]
+    scores = real_generator.score(m1, options)
+    assert scores == real_generator.score(m1, options)  # deterministic, no state leaks between calls
+    for lp_sum, lp_end, n in scores:
+        assert lp_sum < 0 and lp_end <= 0 and n >= 1
+    single = [(lp, text) for text, (lp, _, n) in zip(options, scores) if n == 1]
+    assert len(single) >= 3 and max(single)[1] == greedy_token  # greedy decoding took the likeliest token
+    many = real_generator.score(m1, ["314 prisoners", "314 prisoners, Steve Witkoff said"])
+    assert many[1][0] < many[0][0]  # a longer continuation multiplies in more probabilities below 1
+    assert "".join(real_generator.stream(m1, 12)) == first
+    after = "".join(real_generator.stream(m2, 12))
+    fresh = LlamaCppGenerator(real_generator.model_path, n_ctx=2048, seed=0)
+    assert "".join(fresh.stream(m2, 12)) == after

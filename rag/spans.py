@@ -1,0 +1,195 @@
+"""Choosing the answer span: candidates from the best sentences, ranked by evidence and the LLM.
+
+Free generation is the weak link of a 135M model: it writes the right span for
+about a quarter of the questions, yet it is much better at *recognising* the
+answer among a few candidates. So the pipeline proposes the spans itself and
+lets a small linear ranker pick one:
+
+1. ``span_candidates`` lists the named entities, noun phrases (base noun
+   chunks and whole noun subtrees, "the Treaty of Versailles") and numbers of
+   the best sentences, leaving out spans that only repeat the question;
+2. ``candidate_features`` describes each one by the evidence around it (how
+   good its sentence is, how near it sits to the question's words, whether its
+   type is the one the question asks for, whether the model's own draft says
+   it) and, for the few best, by the LLM's likelihood of answering with it
+   (``LlamaCppGenerator.score``, on the prompt already in its KV cache);
+3. ``SpanRanker`` scores them with weights learned by
+   ``eval/train_span_ranker.py`` (logistic regression; the JSON beside this
+   file). A cheap first stage keeps the best ``prefilter`` candidates for the
+   LLM; the second stage adds the LLM's features.
+
+The ranker only chooses *which* words answer. Whether to answer at all stays
+with the verification in ``rag.answer``: weak evidence, a missing name or
+number, or no span of the asked-for type still abstain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from rag.citations import Evidence, counted_noun, strip_markers
+from rag.text import STOPWORDS, stem, token_f1, words
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = Path(__file__).with_name("span_ranker.json")
+MAX_SPAN_WORDS = 12
+
+CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance", "n_words", "is_entity",
+                  "type_match", "typed_question", "typed_not_entity", "has_digit", "draft_f1", "is_subtree",
+                  "is_name", "typed_name", "counted_noun", "owner_of_question")
+LLM_FEATURES = ("lp_sum", "lp_end", "lp_total", "lp_mean", "n_tokens")
+
+
+@dataclass
+class Candidate:
+    text: str
+    evidence: int         # index into the evidence list
+    start: int            # character offsets in the evidence sentence
+    end: int
+    label: str | None     # spaCy entity label, if the span is an entity
+    kind: str             # "entity" | "name" | "chunk" | "subtree" | "number"
+    features: dict[str, float] | None = None
+    score: float = 0.0
+
+
+def _plain_words(text: str) -> set[str]:
+    return {re.sub(r"['’]s$", "", w.lower()) for w in words(text)}
+
+
+def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
+    """Entities, noun phrases and numbers of each parsed sentence (``docs[i]`` is evidence ``i``)."""
+    q_words = _plain_words(question)
+    out: dict[str, Candidate] = {}
+
+    def add(i, doc, a, b, label, kind):
+        text = doc.text[a:b].strip(" ,;:.\"“”'()")
+        if not text:
+            return
+        a = doc.text.find(text, a)
+        content = {w for w in _plain_words(text) if w not in STOPWORDS}
+        if not content or content <= q_words or len(words(text)) > MAX_SPAN_WORDS:
+            return  # an answer that only repeats the question is no answer
+        if text not in out:
+            out[text] = Candidate(text, i, a, a + len(text), label, kind)
+        elif label and not out[text].label:
+            out[text].label = label
+
+    for i, doc in enumerate(docs):
+        for e in doc.ents:
+            add(i, doc, e.start_char, e.end_char, e.label_, "entity")
+        if doc.has_annotation("DEP"):
+            for nc in doc.noun_chunks:
+                add(i, doc, nc.start_char, nc.end_char, None, "chunk")
+                if nc[0].pos_ == "DET" and len(nc) > 1:
+                    add(i, doc, nc[1].idx, nc.end_char, None, "chunk")
+            run = []
+            for tok in list(doc) + [None]:  # runs of proper nouns: "Rustem Umerov" in "security chief Rustem Umerov"
+                if tok is not None and tok.pos_ == "PROPN":
+                    run.append(tok)
+                    continue
+                if run:
+                    add(i, doc, run[0].idx, run[-1].idx + len(run[-1]), None, "name")
+                run = []
+            for tok in doc:
+                if tok.pos_ in ("NOUN", "PROPN", "NUM") and tok.right_edge.i > tok.i:
+                    sub = doc[tok.left_edge.i:tok.right_edge.i + 1]
+                    add(i, doc, sub.start_char, sub.end_char, None, "subtree")
+                    if sub[0].pos_ == "DET" and len(sub) > 1:
+                        add(i, doc, sub[1].idx, sub.end_char, None, "subtree")
+        for m in re.finditer(r"[-−]?\d+(?:[.,]\d+)*", doc.text):
+            add(i, doc, m.start(), m.end(), "CARDINAL", "number")
+    return list(out.values())
+
+
+def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str,
+                       labels: Sequence[str] | None, draft_answer: str) -> dict[str, float]:
+    ev = evidence[c.evidence]
+    q_words = {w for w in _plain_words(question) if w not in STOPWORDS}
+    content = {w for w in _plain_words(c.text) if w not in STOPWORDS}
+    positions = [m.start() for m in re.finditer(r"\w+", ev.text) if m.group().lower() in q_words]
+    distance = min(abs(p - c.start) for p in positions) if positions else 200
+    typed = bool(labels)
+    noun = counted_noun(question)
+    after = words(ev.text[c.end:c.end + 40])[:3]
+    # "314 prisoners" for "how many prisoners": the number that counts what the question counts
+    counts = bool(noun) and stem(noun) in {stem(w) for w in words(c.text)[-1:] + after}
+    # "Russia’s Vladimir Putin": a possessive that qualifies what the question names does not answer it
+    owner = re.match(r"['’]s\s+(\w+)", ev.text[c.end:c.end + 40])
+    return {
+        "ev_rank": float(c.evidence),
+        "ev_score": ev.score,
+        "ev_coverage": ev.coverage,
+        "q_overlap": len(content & q_words) / max(1, len(content)),
+        "q_distance": min(distance, 200) / 100,
+        "n_words": float(len(words(c.text))),
+        "is_entity": float(c.label is not None and c.kind != "number"),
+        "type_match": float(typed and c.label in labels),
+        "typed_question": float(typed),
+        "typed_not_entity": float(typed and c.label is None),
+        "has_digit": float(bool(re.search(r"\d", c.text))),
+        "draft_f1": token_f1(c.text, strip_markers(draft_answer)) if draft_answer else 0.0,
+        "is_subtree": float(c.kind == "subtree"),
+        "is_name": float(c.kind == "name"),
+        "typed_name": float(typed and c.kind == "name" and "PERSON" in labels),
+        "counted_noun": float(counts),
+        "owner_of_question": float(bool(owner) and owner.group(1).lower() in q_words),
+    }
+
+
+def llm_features(lp_sum: float, lp_end: float, n_tokens: int) -> dict[str, float]:
+    return {"lp_sum": lp_sum, "lp_end": lp_end, "lp_total": lp_sum + lp_end,
+            "lp_mean": (lp_sum + lp_end) / (n_tokens + 1), "n_tokens": float(n_tokens)}
+
+
+class SpanRanker:
+    """Two linear stages over the features above; weights from ``eval/train_span_ranker.py``."""
+
+    def __init__(self, weights: dict):
+        self.prefilter = int(weights.get("prefilter", 8))
+        self.stages = {name: weights[name] for name in ("cheap", "full") if name in weights}
+
+    @classmethod
+    def neutral(cls, prefilter: int = 64) -> "SpanRanker":
+        """Scores every candidate 0: for collecting training features (eval/train_span_ranker.py)."""
+        zero = {"features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0}
+        return cls({"prefilter": prefilter, "cheap": zero, "full": zero})
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> "SpanRanker":
+        return _load(str(path))
+
+    def _score(self, stage: str, features: dict[str, float]) -> float:
+        w = self.stages[stage]
+        z = w["intercept"]
+        for name, mean, scale, coef in zip(w["features"], w["mean"], w["scale"], w["coef"]):
+            x = features.get(name, 0.0)
+            if not math.isfinite(x):
+                x = mean
+            z += coef * (x - mean) / scale
+        return z
+
+    def shortlist(self, candidates: list[Candidate], limit: int | None = None) -> list[Candidate]:
+        """The candidates worth asking the LLM about, best first by the cheap stage."""
+        for c in candidates:
+            c.score = self._score("cheap", c.features)
+        ranked = sorted(candidates, key=lambda c: -c.score)
+        return ranked[:limit or self.prefilter] if limit != 0 else ranked
+
+    def rank(self, candidates: list[Candidate], with_llm: bool) -> list[Candidate]:
+        stage = "full" if with_llm and "full" in self.stages else "cheap"
+        for c in candidates:
+            c.score = self._score(stage, c.features)
+        return sorted(candidates, key=lambda c: -c.score)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> SpanRanker:
+    return SpanRanker(json.loads(Path(path).read_text(encoding="utf-8")))

