@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.gold import read_gold, sample_gold  # noqa: E402
 from rag.metrics import best_f1, contains_answer  # noqa: E402
-from rag.spans import CHEAP_FEATURES, LLM_FEATURES, WEIGHTS, Candidate, SpanRanker  # noqa: E402
+from rag.spans import CHEAP_FEATURES, LLM_FEATURES, LP_FLOOR, WEIGHTS, Candidate, SpanRanker  # noqa: E402
 
 
 def collect(pipe, items, progress=True):
@@ -64,9 +64,8 @@ def fit(X, Y, C=1.0):
     from sklearn.linear_model import LogisticRegression
 
     Xa, ya = np.vstack(X), np.concatenate(Y)
-    Xa = np.where(np.isfinite(Xa), Xa, np.nan)
-    mean = np.nanmean(Xa, axis=0)
-    Xa = np.where(np.isnan(Xa), mean, Xa)
+    Xa = np.maximum(np.nan_to_num(Xa, nan=LP_FLOOR, neginf=LP_FLOOR), LP_FLOOR)  # as rag.spans.llm_features
+    mean = Xa.mean(axis=0)
     scale = Xa.std(axis=0) + 1e-6
     model = LogisticRegression(C=C, max_iter=5000).fit((Xa - mean) / scale, ya)
     return {"mean": mean.tolist(), "scale": scale.tolist(), "coef": model.coef_[0].tolist(),
@@ -90,11 +89,14 @@ def choose(ranker, stage_name, feats_list, limit=None):
     return max(cands, key=lambda c: c.score).text
 
 
-def cross_validate(rows, prefilter, folds=5):
+def cross_validate(rows, prefilter, groups, folds=5):
+    """Folds by article (``groups``): no test question shares a paragraph with a training one."""
+    order = {g: k for k, g in enumerate(sorted(set(groups)))}
+    fold_of = [order[g] % folds for g in groups]
     out = {"cheap": [], "full": [], "shortlist_recall": []}
     for f in range(folds):
-        train = [r for k, r in enumerate(rows) if k % folds != f]
-        test = [r for k, r in enumerate(rows) if k % folds == f]
+        train = [r for r, k in zip(rows, fold_of) if k != f]
+        test = [r for r, k in zip(rows, fold_of) if k == f]
         ranker = SpanRanker(train_weights(train, prefilter))
         for q, gold, cands in test:
             out["cheap"].append(_scores(choose(ranker, "cheap", cands), gold))
@@ -162,10 +164,11 @@ def main(argv=None) -> int:
         if args.rows:
             args.rows.write_text(json.dumps(rows))
 
-    cv = cross_validate(rows, args.prefilter)
+    doc_of = {g.question: g.doc for g in items}
+    cv = cross_validate(rows, args.prefilter, [doc_of.get(q, q) for q, _, _ in rows])
     mean = lambda xs, k: statistics.mean(x[k] for x in xs)  # noqa: E731
     oracle = [max(_scores(t, g) for t, _ in c) for _, g, c in rows]
-    print(f"5-fold CV over {len(rows)} answered training questions (F1 / contains of the chosen span):")
+    print(f"5-fold CV by article over {len(rows)} answered training questions (F1 / contains of the chosen span):")
     print(f"  evidence only (cheap)     {mean(cv['cheap'], 0):.3f} / {mean(cv['cheap'], 1):.3f}")
     print(f"  + LLM likelihood (full)   {mean(cv['full'], 0):.3f} / {mean(cv['full'], 1):.3f}")
     print(f"  best candidate (ceiling)  {mean(oracle, 0):.3f} / {mean(oracle, 1):.3f}")

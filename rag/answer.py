@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "I could not find the answer in the articles."
 CLOSE_COSINE = 0.5    # ... or whose cosine to the question is at least this (paraphrases share few words)
+NUMERIC_TYPES = {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}
+NAME_TYPES = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 SOFT_TYPES = {"GPE"}  # answer types a plain passage span may satisfy too (where → a place or a thing)
 TYPED_COVERAGE = 0.6  # share of the question's content words a typed answer's sentence (± 1) must hold
 
@@ -142,6 +144,7 @@ class Pipeline:
         self.index_dir = Path(index_dir or settings.index)
         self._nlp = None
         self._nlp_lock = threading.Lock()
+        self._parsed: dict = {}  # sentence → spaCy doc, the most recent 256
         self._reload_lock = threading.Lock()
         self._failed_build: Path | None = None
         self.ranker = None  # rag.spans.SpanRanker; None = the trained weights shipped with the package
@@ -200,8 +203,13 @@ class Pipeline:
         nlp = self.nlp()
         if not nlp:
             return _NoEntities(text)
-        with self._nlp_lock:
-            return nlp(text)
+        with self._nlp_lock:  # the same sentences are parsed for typed answers and for span candidates
+            doc = self._parsed.get(text)
+            if doc is None:
+                doc = self._parsed[text] = nlp(text)
+                if len(self._parsed) > 256:
+                    self._parsed.pop(next(iter(self._parsed)))
+            return doc
 
     def _entities(self, text: str, labels):
         return typed_candidates(self._parse(text), labels)
@@ -221,11 +229,23 @@ class Pipeline:
             return []
         ranker = self.ranker or SpanRanker.load()
         candidates = span_candidates([self._parse(e.text) for e in evidence[:n_sentences]], question)
-        if not candidates:
-            return []
         draft_answer = answer_phrase(draft, question)
         for c in candidates:
             c.features = candidate_features(c, evidence, question, labels, draft_answer)
+        if labels:
+            # the ranker picks only what verification accepts for a typed question: a span from a sentence
+            # close to the question, of the asked-for type ("where" may also be answered by a thing)
+            numeric = bool(set(labels) & NUMERIC_TYPES)
+            named = bool(set(labels) & NAME_TYPES)
+            candidates = [c for c in candidates if _close_to_question(evidence[c.evidence])
+                          and (c.features["type_match"] or labels[0] in SOFT_TYPES
+                               or (numeric and c.features["has_digit"])      # "314 prisoners" for how many
+                               or (named and c.kind == "name"))]             # a name the NER missed
+        # "Russia’s Vladimir Putin" for "Where did Trump host Vladimir Putin?": it qualifies what the
+        # question names, it does not answer it
+        candidates = [c for c in candidates if not c.features["owner_of_question"]]
+        if not candidates:
+            return []
         shortlist = ranker.shortlist(candidates, limit)
         scores = scorer(messages, [c.text for c in shortlist])
         if scores is None:

@@ -72,7 +72,7 @@ class LlamaCppGenerator:
         self._llm = None
         self._formatter = None
         self._end_ids: list[int] = []
-        self._score_broken = False
+        self._score_failures = 0
         self.lock = threading.Lock()
 
     def load(self):
@@ -115,15 +115,17 @@ class LlamaCppGenerator:
         already holds it; each continuation is then one small decode from that cached prefix. None when
         this llama-cpp-python cannot do it (it relies on the pinned version's context and batch objects).
         """
-        if self._score_broken or not continuations:
+        if self._score_failures >= 3 or not continuations:
             return None
         with self.lock:
             llm = self.load()
+            if llm.chat_format != "chat_template.default":
+                return None  # a prompt format we would have to rebuild differently: keep the model's own words
             try:
                 return self._score(llm, messages, continuations)
-            except Exception as e:  # noqa: BLE001 - fall back to ranking without the LLM
-                self._score_broken = True
-                log.warning("LLM span scoring unavailable (%s); ranking answer spans on evidence alone", e)
+            except Exception as e:  # noqa: BLE001 - the pipeline then keeps the model's own (verified) words
+                self._score_failures += 1
+                log.warning("LLM span scoring failed (%s); keeping the model's own words for this answer", e)
                 return None
 
     def _score(self, llm, messages, continuations):
@@ -150,7 +152,7 @@ class LlamaCppGenerator:
         try:
             for text in continuations:
                 cont = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-                if not cont or base + len(cont) + 1 >= llm.n_ctx():
+                if not cont or len(cont) > 64 or base + len(cont) + 1 >= llm.n_ctx():
                     out.append((float("-inf"), float("-inf"), len(cont)))
                     continue
                 batch = [tokens[-1]] + cont
@@ -167,6 +169,7 @@ class LlamaCppGenerator:
         finally:
             llm._ctx.kv_cache_seq_rm(-1, base, -1)  # the cache holds the prompt again, for the next question
             llm.n_tokens = base
+            llm._requires_eval = True  # the context's logits are the last continuation's, not the prompt's
         return out
 
 

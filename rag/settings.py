@@ -97,7 +97,7 @@ class Settings(BaseSettings):
                           "ranker (evidence + LLM likelihood) instead of taking the model's free text."
     )
     span_llm_candidates: int = Field(
-        8, ge=0, le=64, description="Candidate spans the LLM scores per question (0 = rank on evidence alone)."
+        8, ge=0, le=64, description="Candidate spans the LLM scores per question (0 = keep the model's own words)."
     )
 
     # limits and server

@@ -40,6 +40,11 @@ from rag.text import STOPWORDS, stem, token_f1, words
 log = logging.getLogger(__name__)
 
 WEIGHTS = Path(__file__).with_name("span_ranker.json")
+# a number standing on its own, with a sign and a short unit ("-25C", "5km", "40%"), not the tail of a
+# name or a range ("COVID-19", "A320", "2020-2021")
+NUMBER = re.compile(r"(?<![\w.,\-−])[-−]?\d+(?:[.,]\d+)*(?:[A-Za-z%]{1,3})?(?!\w)")
+QUOTED = re.compile(r"[“\"]([^“”\"]{2,120})[”\"]")
+LP_FLOOR = -100.0  # the log-probability given to a continuation the LLM could not score
 MAX_SPAN_WORDS = 12
 
 CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance", "n_words", "is_entity",
@@ -55,7 +60,7 @@ class Candidate:
     start: int            # character offsets in the evidence sentence
     end: int
     label: str | None     # spaCy entity label, if the span is an entity
-    kind: str             # "entity" | "name" | "chunk" | "subtree" | "number"
+    kind: str             # "entity" | "name" | "chunk" | "subtree" | "quote" | "number"
     features: dict[str, float] | None = None
     score: float = 0.0
 
@@ -70,9 +75,12 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
     out: dict[str, Candidate] = {}
 
     def add(i, doc, a, b, label, kind):
-        text = doc.text[a:b].strip(" ,;:.\"“”'()")
-        if not text:
-            return
+        raw = doc.text[a:b].strip()
+        text = raw.strip(",;:.\"“”'()").strip()
+        if raw.endswith(".") and re.fullmatch(r"(?:\w\.)+\w", text):
+            text += "."  # "U.S." keeps its last full stop
+        if not text or (doc.text[max(0, a - 1):a] == "[" and doc.text[b:b + 1] == "]"):
+            return  # nothing left, or a citation marker "[1]" quoted in an article
         a = doc.text.find(text, a)
         content = {w for w in _plain_words(text) if w not in STOPWORDS}
         if not content or content <= q_words or len(words(text)) > MAX_SPAN_WORDS:
@@ -85,7 +93,7 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
     for i, doc in enumerate(docs):
         for e in doc.ents:
             add(i, doc, e.start_char, e.end_char, e.label_, "entity")
-        if doc.has_annotation("DEP"):
+        if getattr(doc, "has_annotation", lambda _: False)("DEP"):  # no parser (spaCy missing): entities only
             for nc in doc.noun_chunks:
                 add(i, doc, nc.start_char, nc.end_char, None, "chunk")
                 if nc[0].pos_ == "DET" and len(nc) > 1:
@@ -104,7 +112,9 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
                     add(i, doc, sub.start_char, sub.end_char, None, "subtree")
                     if sub[0].pos_ == "DET" and len(sub) > 1:
                         add(i, doc, sub[1].idx, sub.end_char, None, "subtree")
-        for m in re.finditer(r"[-−]?\d+(?:[.,]\d+)*", doc.text):
+        for m in QUOTED.finditer(doc.text):  # what someone called it: “meaningful and productive”
+            add(i, doc, m.start(1), m.end(1), None, "quote")
+        for m in NUMBER.finditer(doc.text):
             add(i, doc, m.start(), m.end(), "CARDINAL", "number")
     return list(out.values())
 
@@ -145,6 +155,7 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
 
 
 def llm_features(lp_sum: float, lp_end: float, n_tokens: int) -> dict[str, float]:
+    lp_sum, lp_end = max(LP_FLOOR, lp_sum), max(LP_FLOOR, lp_end)
     return {"lp_sum": lp_sum, "lp_end": lp_end, "lp_total": lp_sum + lp_end,
             "lp_mean": (lp_sum + lp_end) / (n_tokens + 1), "n_tokens": float(n_tokens)}
 
