@@ -115,3 +115,15 @@ def test_scoring_continuations_leaves_the_cache_as_generation_needs_it(real_gene
     after = "".join(real_generator.stream(m2, 12))
     fresh = LlamaCppGenerator(real_generator.model_path, n_ctx=2048, seed=0)
     assert "".join(fresh.stream(m2, 12)) == after
+
+
+def test_a_scoring_error_keeps_the_models_own_verified_words(pipe, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("decode failed")
+
+    monkeypatch.setattr(pipe.generator, "_score", broken)
+    try:
+        ans = pipe.ask("How many prisoners did Ukraine and Russia swap?")
+        assert ans.spans == [] and not ans.abstained and "314" in ans.answer
+    finally:
+        pipe.generator._score_failures = 0
