@@ -107,6 +107,9 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
                     add(i, doc, run[0].idx, run[-1].idx + len(run[-1]), None, "name")
                 run = []
             for tok in doc:
+                if tok.pos_ in ("NOUN", "PROPN", "NUM") and tok.left_edge.i == tok.right_edge.i == tok.i:
+                    # a lone noun outside any noun chunk: "… the most implacable in the talks: territory."
+                    add(i, doc, tok.idx, tok.idx + len(tok), None, "chunk")
                 if tok.pos_ in ("NOUN", "PROPN", "NUM") and tok.right_edge.i > tok.i:
                     sub = doc[tok.left_edge.i:tok.right_edge.i + 1]
                     add(i, doc, sub.start_char, sub.end_char, None, "subtree")

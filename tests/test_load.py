@@ -161,6 +161,15 @@ def test_rebuild_while_serving_answers_from_the_old_index_until_the_new_one_is_l
     assert d["abstained"] or "7" not in d["answer"]            # not in the index yet
 
     (corpus / "lighthouse.txt").write_text(NEW_ARTICLE)
+    # and enough other new articles that the rebuild outlasts a few answers (with ONNX a small one takes
+    # about as long as one answer); they are about gardening, so they change no answer
+    fillers = corpus / "gardening"
+    fillers.mkdir()
+    for i in range(100):
+        (fillers / f"plot-{i}.txt").write_text(
+            f"Allotment diary {i}\n" + " ".join(
+                f"Bed {i}-{k} of the allotment grew {i * 7 + k} tomato plants, {k + 3} rows of beans and "
+                f"a hedge of {i + k} lavender bushes beside the greenhouse." for k in range(8)) + "\n")
     proc = subprocess.Popen([sys.executable, "-m", "rag", "index", "--corpus", str(corpus), "--index", str(index),
                              "-q"], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
