@@ -35,6 +35,11 @@ def test_candidates_are_entities_names_noun_phrases_and_numbers_but_never_the_qu
     assert len(found) == len(set(found))
 
 
+def test_a_lone_noun_outside_any_noun_chunk_is_a_candidate(nlp):
+    doc = nlp("Negotiations zeroed in on the issue that’s proved the most implacable in the talks: territory.")
+    assert "territory" in texts(span_candidates([doc], "What issue has proved the most implacable in the talks?"))
+
+
 def test_quoted_words_are_candidates(nlp):
     doc = nlp("Umerov called the talks in Abu Dhabi “meaningful and productive” late Wednesday.")
     assert "meaningful and productive" in texts(span_candidates([doc], "How did Umerov describe the talks?"))
