@@ -379,6 +379,12 @@ def bbc_corpus(tmp_path_factory):
     return dst
 
 
+def _ctrl_c_as_in_a_terminal():
+    # a test run started in the background (`cmd &`, nohup) ignores SIGINT and its children inherit that,
+    # and Python then installs no KeyboardInterrupt handler; a user's terminal delivers Ctrl-C normally
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.model
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_during_rag_index_keeps_the_previous_index(sig, bbc_corpus, real_embedder, tmp_path):
@@ -393,7 +399,7 @@ def test_signal_during_rag_index_keeps_the_previous_index(sig, bbc_corpus, real_
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "rag", "index", "--corpus", str(bbc_corpus), "--index",
                                  str(index)], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-                                stdout=fh, stderr=subprocess.STDOUT)
+                                stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_ctrl_c_as_in_a_terminal)
         try:
             _wait_for(proc, log, "Embedding", 300)   # the embedding progress bar
             proc.send_signal(sig)
