@@ -32,7 +32,7 @@ from rag.citations import (
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.text import STOPWORDS, content_stems, numbers_in, stem, token_f1, words
+from rag.text import STOPWORDS, content_stems, numbers_in, plain_words, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -401,17 +401,14 @@ def _close_to_question(e: Evidence) -> bool:
 
 def _repeats_question(span: str, question: str) -> bool:
     """True when every content word of ``span`` is already in the question: no answer."""
-    span_words = {w for w in _plain_words(span) if w not in STOPWORDS}
-    return not span_words or span_words <= _plain_words(question)
+    span_words = {w for w in plain_words(span) if w not in STOPWORDS}
+    return not span_words or span_words <= plain_words(question)
 
-
-def _plain_words(text: str) -> set[str]:
-    return {re.sub(r"['’]s$", "", w.lower()) for w in words(text)}
 
 
 def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str]):
     """The typed span most likely to answer: good sentence, preferred type, next to what is counted, new words."""
-    q_words = {w for w in _plain_words(question) if w not in STOPWORDS}
+    q_words = {w for w in plain_words(question) if w not in STOPWORDS}
     draft_text = strip_markers(draft)
     noun = counted_noun(question)
     noun_stem = stem(noun) if noun else None
@@ -420,7 +417,7 @@ def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str,
         i, a, b, label = c
         ev = top[i]
         span = ev.text[a:b]
-        span_words = _plain_words(span)
+        span_words = plain_words(span)
         s = ev.score - 0.1 * i
         s += 0.2 * (1 - labels.index(label) / len(labels)) if label in labels else 0.0
         if span_words and span_words <= q_words:

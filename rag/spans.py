@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.citations import Evidence, counted_noun, strip_markers
-from rag.text import STOPWORDS, stem, token_f1, words
+from rag.text import STOPWORDS, plain_words, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,10 @@ class Candidate:
     score: float = 0.0
 
 
-def _plain_words(text: str) -> set[str]:
-    return {re.sub(r"['’]s$", "", w.lower()) for w in words(text)}
-
 
 def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
     """Entities, noun phrases and numbers of each parsed sentence (``docs[i]`` is evidence ``i``)."""
-    q_words = _plain_words(question)
+    q_words = plain_words(question)
     out: dict[str, Candidate] = {}
 
     def add(i, doc, a, b, label, kind):
@@ -82,7 +79,7 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
         if not text or (doc.text[max(0, a - 1):a] == "[" and doc.text[b:b + 1] == "]"):
             return  # nothing left, or a citation marker "[1]" quoted in an article
         a = doc.text.find(text, a)
-        content = {w for w in _plain_words(text) if w not in STOPWORDS}
+        content = {w for w in plain_words(text) if w not in STOPWORDS}
         if not content or content <= q_words or len(words(text)) > MAX_SPAN_WORDS:
             return  # an answer that only repeats the question is no answer
         if text not in out:
@@ -125,8 +122,8 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
 def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str,
                        labels: Sequence[str] | None, draft_answer: str) -> dict[str, float]:
     ev = evidence[c.evidence]
-    q_words = {w for w in _plain_words(question) if w not in STOPWORDS}
-    content = {w for w in _plain_words(c.text) if w not in STOPWORDS}
+    q_words = {w for w in plain_words(question) if w not in STOPWORDS}
+    content = {w for w in plain_words(c.text) if w not in STOPWORDS}
     positions = [m.start() for m in re.finditer(r"\w+", ev.text) if m.group().lower() in q_words]
     distance = min(abs(p - c.start) for p in positions) if positions else 200
     typed = bool(labels)

@@ -58,6 +58,11 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+def plain_words(text: str) -> set[str]:
+    """Lower-cased words without a possessive 's: "Russia’s" → "russia"."""
+    return {re.sub(r"['’]s$", "", w.lower()) for w in words(text)}
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in WORD.finditer(text)]
 
