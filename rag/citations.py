@@ -88,34 +88,63 @@ def best_span(draft: str, sentence: str, slack: int = 3) -> tuple[int, int, floa
 _NAME = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*)*")
 
 
-def names_in(text: str) -> set[str]:
-    """Capitalized words, except a sentence's first word and common words."""
-    out = set()
-    for m in _NAME.finditer(text):
+def _name_words(text: str):
+    """(run number, word) for each capitalized word, except a sentence's first word and common words."""
+    for k, m in enumerate(_NAME.finditer(text)):
         for i, w in enumerate(m.group().split()):
             at = m.start() + (0 if i == 0 else m.group().find(w))
             before = text[:at].rstrip()
             sentence_start = not before or before[-1] in ".!?:\"“[("
             if w.lower() in STOPWORDS or (sentence_start and i == 0):
                 continue
-            out.add(re.sub(r"['’]s?$", "", w.lower()))
-    return out
+            yield k, re.sub(r"['’]s?$", "", w.lower())
+
+
+def names_in(text: str) -> set[str]:
+    """Capitalized words, except a sentence's first word and common words."""
+    return {w for _, w in _name_words(text)}
+
+
+_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")  # "U.S." → "US"
+_DECADE = re.compile(r"(?<![\w.])(\d{2}|\d{4})['’]?s\b")  # "70's", "1970s"
+
+
+def undot_acronyms(text: str) -> str:
+    """Write dotted acronyms as one word: "the U.S. court" → "the US court"."""
+    return _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+
+
+def name_runs(text: str) -> set[str]:
+    """The names a question mentions, one per capitalized run ("graham twigg", "united states")."""
+    runs: dict[int, list[str]] = {}
+    for k, w in _name_words(undot_acronyms(text)):
+        runs.setdefault(k, []).append(w)
+    return {" ".join(run) for run in runs.values()}
 
 
 def names_missing(names: set[str], text: str) -> list[str]:
-    """Names (from ``names_in``) that ``text`` never mentions.
+    """Names (from ``names_in`` or ``name_runs``) that ``text`` never mentions.
 
     Lenient on form, strict on substance: compared by stem, "American" matches
     "America" (shared prefix of 5+ letters), a name inside a longer word counts
     ("Atlantic" in "transatlantic"), so does a one-letter typo of a long name
     ("Ghandi"), an acronym matches the initials of a capitalized run ("EU" ~
-    "European Union"), and a hyphenated name needs half of its parts.
+    "European Union") and a run matches its acronym ("United States" ~ "U.S."),
+    a hyphenated name needs half of its parts, and a run of several words
+    needs its last word (the surname, the head) and its rarest word in
+    everyday English (wordfreq), the one that tells it apart: "Graham Twigg"
+    ~ "Twigg", "Tesla Electric Light" needs "Tesla" too, "Boris Johnson" is
+    not "Boris Yeltsin".
     """
+    from wordfreq import zipf_frequency
+
     from rag.text import stem
 
+    text = undot_acronyms(text)
     stems = {stem(part) for w in words(text) for part in re.sub(r"['’]s?$", "", w).split("-") if part}
     initials = {"".join(w[0] for w in m.group().split() if w[0].isupper()).lower()
                 for m in _NAME.finditer(text)}
+    acronyms = {w.lower() for w in words(text) if len(w) >= 2 and w.isupper() and w.isalpha()}
 
     def present(part: str) -> bool:
         st = stem(part)
@@ -130,14 +159,29 @@ def names_missing(names: set[str], text: str) -> list[str]:
         return (any(st in x for x in stems if len(x) > len(st))                # "atlantic" in "transatlantic"
                 or bool(difflib.get_close_matches(st, stems, n=1, cutoff=0.8)))  # a typo: "Ghandi", "Bedigo"
 
+    def word_present(w: str) -> bool:
+        parts = [p for p in w.split("-") if p]
+        return not parts or w in initials or sum(present(p) for p in parts) * 2 >= len(parts)
+
     missing = []
     for n in sorted(names):
-        parts = [p for p in n.split("-") if p]
-        if n in initials or not parts:
+        run = n.split()
+        if not run or n.replace(" ", "") in initials:
             continue
-        if sum(present(p) for p in parts) * 2 < len(parts):
+        if len(run) > 1 and "".join(w[0] for w in run) in acronyms:
+            continue
+        rarest = min(run, key=lambda w: zipf_frequency(w, "en"))
+        if not (word_present(run[-1]) and word_present(rarest)):
             missing.append(n)
     return missing
+
+
+def numbers_missing(question: str, text: str) -> list[str]:
+    """Numbers in ``question`` that ``text`` never mentions; "the 70's" matches 1970s, 1975."""
+    have = numbers_in(text) | {m.group(1) for m in _DECADE.finditer(text)}
+    decades = {m.group(1) for m in _DECADE.finditer(question)}
+    return sorted(n for n in numbers_in(question) - have
+                  if not (n in decades and len(n) == 2 and any(len(y) == 4 and y[2] == n[0] for y in have)))
 
 
 def unsupported_facts(claim: str, passage: str) -> list[str]:

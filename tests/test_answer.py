@@ -176,6 +176,25 @@ def test_names_survive_typos_and_longer_words_but_not_absence():
     assert names_missing({"chile", "spain"}, "the child would spin") == ["chile", "spain"]  # no loose short names
 
 
+def test_a_multi_word_name_needs_its_surname_and_its_rarest_word():
+    from rag.citations import name_runs, names_missing
+
+    q = "What did Graham Twigg and Boris Johnson say about Tesla Electric Light in the U.S.?"
+    assert name_runs(q) == {"graham twigg", "boris johnson", "tesla electric light", "us"}
+    text = "Twigg suggested anthrax. Boris Yeltsin agreed. The light was electric. A US court ruled."
+    assert names_missing(name_runs(q), text) == ["boris johnson", "tesla electric light"]
+    # a run matches its acronym, dotted or not
+    assert names_missing(name_runs("Who ruled in the United States?"), "the U.S. Supreme Court") == []
+
+
+def test_a_decade_in_the_question_matches_its_years():
+    from rag.citations import numbers_missing
+
+    assert numbers_missing("Who played him on stage in the 70's?", "In the early 1970s, Trevor Martin") == []
+    assert numbers_missing("Who played him on stage in the 70's?", "In 1985, Trevor Martin") == ["70"]
+    assert numbers_missing("Who won in 2026?", "the 2005 winner") == ["2026"]
+
+
 @pytest.mark.parametrize("draft", ["1903.", "2.5 million", "45.5%", "Answer:\n1903", "1. 1903", "The answer is: 1903"])
 def test_answer_phrase_keeps_numbers_whole(draft):
     from rag.citations import answer_phrase
