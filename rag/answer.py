@@ -327,7 +327,7 @@ class Pipeline:
                 yield finish("", False, claims, draft)
             return
 
-        claims, notes = attribute_sentences(answer_phrase(draft, question), evidence)
+        claims, notes = attribute_sentences(answer_phrase(draft, question), evidence, question=question)
         labels = expected_labels(question)
         if labels:
             # a typed answer must sit next to what the question is about: most of its words, not just one

@@ -184,12 +184,19 @@ def numbers_missing(question: str, text: str) -> list[str]:
                   if not (n in decades and len(n) == 2 and any(len(y) == 4 and y[2] == n[0] for y in have)))
 
 
-def unsupported_facts(claim: str, passage: str) -> list[str]:
-    """Numbers and names in ``claim`` that ``passage`` never mentions."""
+def unsupported_facts(claim: str, passage: str, question: str = "") -> list[str]:
+    """Numbers and names in ``claim`` that ``passage`` never mentions.
+
+    A name the claim repeats from the question is looked for as leniently as
+    the evidence gate looks for the question's names: the user's "Bedigo" is
+    the passage's "Bendigo". Every other name must be there as written.
+    """
     p_numbers = numbers_in(passage)
     p_words = {w.lower().strip("’'") for w in words(passage)}
+    asked = names_in(question)
     missing = [n for n in numbers_in(claim) if n not in p_numbers]
-    missing += [w for w in sorted(names_in(claim)) if not all(part in p_words for part in w.split("-"))]
+    missing += [w for w in sorted(names_in(claim)) if not all(part in p_words for part in w.split("-"))
+                and not (w in asked and not names_missing({w}, passage))]
     return missing
 
 
@@ -252,7 +259,8 @@ REFUSAL = re.compile(r"\b(not (in|mentioned|stated|found|provided|given|specifie
                      r"does not say|doesn't say|not answer|don't know|do not know)\b", re.IGNORECASE)
 
 
-def attribute_sentences(draft: str, evidence: list[Evidence], short_words: int = 8) -> tuple[list[Claim], list[str]]:
+def attribute_sentences(draft: str, evidence: list[Evidence], short_words: int = 8,
+                        question: str = "") -> tuple[list[Claim], list[str]]:
     """Turn a model draft into verified claims; return (claims, notes on what was removed or replaced)."""
     claims: list[Claim] = []
     notes: list[str] = []
@@ -275,7 +283,7 @@ def attribute_sentences(draft: str, evidence: list[Evidence], short_words: int =
             notes.append(f"removed claim no passage supports: {text!r}")
             continue
         i = scored[0][1]
-        missing = unsupported_facts(text, evidence[i].context)
+        missing = unsupported_facts(text, evidence[i].context, question)
         if missing:
             notes.append(f"replaced claim with unsupported {', '.join(missing)}: {text!r}")
             if all(c.evidence != i or c.kind != "quote" for c in claims):

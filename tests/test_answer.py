@@ -127,6 +127,15 @@ def test_best_span_and_fact_checks():
     assert best_span("Paris", s)[2] == 0.0
     assert unsupported_facts("They swapped 500 prisoners with Putin.", s) == ["500", "putin"]
     assert unsupported_facts("They swapped 314 prisoners.", s) == []
+
+
+def test_a_name_repeated_from_the_question_may_carry_the_users_typo():
+    passage = "Labor is favoured in Bendigo and Geelong."
+    claim = "Labor is favoured in Bedigo and Geelong."
+    assert unsupported_facts(claim, passage) == ["bedigo"]
+    assert unsupported_facts(claim, passage, question="What party is favored in Bedigo and Geelong?") == []
+    # ... but only a name the question has, and only when the passage has it in some form
+    assert unsupported_facts(claim, "Labor is favoured in Geelong.", question="Who wins in Bedigo?") == ["bedigo"]
     assert strip_markers("314 [1] and [2, 3].") == "314 and."
     assert "CARDINAL" in expected_labels("How many prisoners were swapped?")
     assert "PERSON" in expected_labels("Who brokered the deal?")
