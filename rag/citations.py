@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from rag.text import STOPWORDS, numbers_in, squad_normalize, word_spans, words
+from rag.text import DATE_LIKE, STOPWORDS, numbers_in, squad_normalize, word_spans, words
 
 
 @dataclass(frozen=True)
@@ -340,7 +340,8 @@ def expected_labels(question: str) -> tuple[str, ...] | None:
 def counted_noun(question: str) -> str | None:
     """The thing a "how many"/"how much" question counts ("prisoners"), if it names one."""
     m = re.search(r"\bhow (?:many|much) ([A-Za-z][\w-]*)", question, re.I)
-    return m.group(1).lower() if m and m.group(1).lower() not in STOPWORDS else None
+    # "how many times" counts events, said as "twice" or "three times": no noun to look for
+    return m.group(1).lower() if m and m.group(1).lower() not in STOPWORDS | {"times"} else None
 
 
 _NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
@@ -349,9 +350,13 @@ _NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 def typed_candidates(doc, labels) -> list[tuple[int, int, str]]:
     """(start, end, label) spans in a spaCy ``doc`` whose label is in ``labels``; numbers backed by regex."""
     out = [(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in labels]
+    if "DATE" in labels:  # "as early as 1519", "~11,600 BP": dates the NER took for numbers
+        for m in DATE_LIKE.finditer(doc.text):
+            if not any(a <= m.start() < b for a, b, _ in out):
+                out.append((m.start(), m.end(), "DATE"))
     if set(labels) & _NUMERIC:
         taken = [(a, b) for a, b, _ in out]
-        for m in re.finditer(r"\d+(?:[.,]\d+)*", doc.text):
+        for m in re.finditer(r"\d+(?:[.,]\d+)*|\b(?:once|twice|thrice)\b", doc.text, re.I):
             if not any(a <= m.start() < b for a, b in taken):
                 out.append((m.start(), m.end(), "CARDINAL"))
     return out

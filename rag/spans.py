@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.citations import Evidence, counted_noun, strip_markers
-from rag.text import STOPWORDS, plain_words, stem, token_f1, words
+from rag.text import DATE_LIKE, STOPWORDS, plain_words, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,14 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
                         add(i, doc, sub[1].idx, sub.end_char, None, "subtree")
         for m in QUOTED.finditer(doc.text):  # what someone called it: “meaningful and productive”
             add(i, doc, m.start(1), m.end(1), None, "quote")
+        for m in DATE_LIKE.finditer(doc.text):  # a year the NER called a cardinal is a date
+            add(i, doc, m.start(), m.end(), "DATE", "number")
+            c = out.get(doc.text[m.start():m.end()].strip())
+            if c is not None and c.label in (None, "CARDINAL"):
+                c.label = "DATE"
         for m in NUMBER.finditer(doc.text):
+            add(i, doc, m.start(), m.end(), "CARDINAL", "number")
+        for m in re.finditer(r"\b(?:once|twice|thrice)\b", doc.text, re.I):  # "won the cup twice"
             add(i, doc, m.start(), m.end(), "CARDINAL", "number")
     return list(out.values())
 

@@ -104,6 +104,11 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)*(?![\w])")
+# a number that reads as a date even where the NER calls it a cardinal: a year ("as early as 1519", "the
+# 1970s") or a number with an era ("~11,600 BP", "500 BC", "AD 79")
+DATE_LIKE = re.compile(r"(?<![\w.,\-−])\d+(?:,\d{3})*\s?(?:BP|BCE|BC|AD|CE)\b"
+                       r"|(?<![\w.,\-−])(?:AD|CE)\s?\d{1,4}\b"
+                       r"|(?<![\w.,\-−~])(?:1\d{3}|20\d{2})s?(?!\w|[.,]\d)")
 
 
 def numbers_in(text: str) -> set[str]:

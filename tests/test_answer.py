@@ -217,3 +217,36 @@ def test_a_draft_of_only_markers_is_no_answer_with_or_without_verification(make_
     assert trusting.abstained and trusting.citations == []   # nothing was said: nothing to cite
     verified = make_pipe("[1]").ask(Q314)
     assert "314" in verified.answer                          # the pipeline picks the number itself
+
+
+class _PlainDoc:  # a parse with no entities: what the regexes add on their own
+    def __init__(self, text):
+        self.text, self.ents = text, ()
+
+
+@pytest.mark.parametrize("sentence, date", [
+    ("Luther's writings reached Italy as early as 1519.", "1519"),
+    ("The last glacial ended in the Pleistocene (~11,600 BP).", "11,600 BP"),
+    ("By 9000 BP, Europe was fully forested.", "9000 BP"),
+    ("He was most active in the 1970s.", "1970s"),
+])
+def test_years_the_ner_misses_are_dates(sentence, date):
+    from rag.citations import typed_candidates
+
+    found = [sentence[a:b] for a, b, label in typed_candidates(_PlainDoc(sentence), ("DATE", "TIME")) if label == "DATE"]
+    assert date in found
+
+
+def test_no_date_in_counts_and_codes():
+    from rag.citations import typed_candidates
+
+    assert typed_candidates(_PlainDoc("1,500 soldiers flew an A320 for 15 hours."), ("DATE", "TIME")) == []
+
+
+def test_how_many_times_is_answered_by_twice():
+    from rag.citations import counted_noun, typed_candidates
+
+    q = "How many times has Polonia won the cup?"
+    assert counted_noun(q) is None  # "times" is not a thing the passage must name
+    s = "They won the cup twice as well."
+    assert [s[a:b] for a, b, _ in typed_candidates(_PlainDoc(s), expected_labels(q))] == ["twice"]
