@@ -1,6 +1,6 @@
 """Train the answer-span ranker (rag/span_ranker.json) on XQuAD questions kept apart from the evaluation.
 
-    .venv/bin/python eval/train_span_ranker.py                  # about 15 min on 2 cores
+    .venv/bin/python eval/train_span_ranker.py                  # about 20 min on 2 cores
     .venv/bin/python eval/train_span_ranker.py --train 100 --out /tmp/ranker.json   # a quick look
 
 What it does:
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gold", type=Path, default=ROOT / "eval/xquad/gold.jsonl")
     ap.add_argument("--corpus", type=Path, default=ROOT / "eval/xquad/corpus")
     ap.add_argument("--index", type=Path, default=None, help="index of --corpus (default: rag eval's cached one)")
-    ap.add_argument("--train", type=int, default=300, help="training questions")
+    ap.add_argument("--train", type=int, default=500, help="training questions")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--heldout-limit", type=int, default=300)
     ap.add_argument("--heldout-seed", type=int, default=1)

@@ -231,14 +231,17 @@ class Pipeline:
         ranker = self.ranker or SpanRanker.load()
         candidates = span_candidates([self._parse(e.text) for e in evidence[:n_sentences]], question)
         draft_answer = answer_phrase(draft, question)
+        question_doc = self._parse(question)
         for c in candidates:
-            c.features = candidate_features(c, evidence, question, labels, draft_answer)
+            c.features = candidate_features(c, evidence, question, labels, draft_answer, question_doc)
         if labels:
             # the ranker picks only what verification accepts for a typed question: a span from a sentence
             # close to the question, of the asked-for type ("where" may also be answered by a thing)
             numeric = bool(set(labels) & NUMERIC_TYPES)
             named = bool(set(labels) & NAME_TYPES)
-            candidates = [c for c in candidates if _close_to_question(evidence[c.evidence])
+            candidates = [c for c in candidates
+                          if (_close_to_question(evidence[c.evidence]) or (
+                              c.features["counted_noun"] and evidence[c.evidence].coverage >= self.settings.min_coverage))
                           and (c.features["type_match"] or labels[0] in SOFT_TYPES
                                or (numeric and c.features["has_digit"])      # "314 prisoners" for how many
                                or (named and c.kind == "name"))]             # a name the NER missed
@@ -331,9 +334,13 @@ class Pipeline:
         labels = expected_labels(question)
         if labels:
             # a typed answer must sit next to what the question is about: most of its words, not just one
-            candidates = [(i, a, b, lab) for i, e in enumerate(top) if _close_to_question(e)
+            noun = counted_noun(question)
+            candidates = [(i, a, b, lab) for i, e in enumerate(top)
                           for a, b, lab in self._entities(e.text, labels)
-                          if not _repeats_question(e.text[a:b], question)]
+                          if not _repeats_question(e.text[a:b], question)
+                          # ... or it counts what the question counts ("in five months" for how many months)
+                          and (_close_to_question(e) or (e.coverage >= s.min_coverage
+                                                          and _counts(e.text, a, b, noun)))]
             typed_ok = claims and claims[0].kind == "span" and (any(
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in candidates)
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that
@@ -343,7 +350,6 @@ class Pipeline:
                 yield finish(ABSTAIN_TEXT, True, draft=draft,
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
                 return
-            noun = counted_noun(question)
             if noun and not any(stem(noun) in content_stems(e.text) for e in top):
                 # "how many civilians" when no passage counts civilians: a number here would be invented
                 yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {noun!r}"])
@@ -398,6 +404,11 @@ def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
 def _close_to_question(e: Evidence) -> bool:
     """Evidence near enough to the question to answer it: most of its words, or a close paraphrase."""
     return e.coverage >= TYPED_COVERAGE or e.cosine >= CLOSE_COSINE
+
+
+def _counts(sentence: str, a: int, b: int, noun: str | None) -> bool:
+    """True when the span ``sentence[a:b]`` counts ``noun``: "314 prisoners", "five months"."""
+    return bool(noun) and stem(noun) in {stem(w) for w in words(sentence[a:b])[-1:] + words(sentence[b:b + 40])[:2]}
 
 
 def _repeats_question(span: str, question: str) -> bool:

@@ -96,6 +96,9 @@ def warm_up(pipe) -> None:
         pipe.generator.load()
     if hasattr(pipe, "nlp"):
         pipe.nlp()
+    from rag.citations import names_missing
+
+    names_missing({"warm up"}, "warm")  # loads wordfreq's word list
 
 
 def cache_dir_for(corpus: Path) -> Path:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.citations import Evidence, counted_noun, strip_markers
-from rag.text import DATE_LIKE, STOPWORDS, plain_words, stem, token_f1, words
+from rag.text import DATE_LIKE, STOPWORDS, content_stems, plain_words, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ MAX_SPAN_WORDS = 12
 
 CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance", "n_words", "is_entity",
                   "type_match", "typed_question", "typed_not_entity", "has_digit", "draft_f1", "is_subtree",
-                  "is_name", "typed_name", "counted_noun", "owner_of_question")
+                  "is_name", "typed_name", "counted_noun", "owner_of_question",
+                  # where the span sits in the sentence's dependency tree, relative to the question's words
+                  "dep_distance", "head_in_question", "sibling_of_question", "role_subject", "role_object",
+                  "role_pobj", "role_appos", "role_modifier", "same_role_as_wh")
 LLM_FEATURES = ("lp_sum", "lp_end", "lp_total", "lp_mean", "n_tokens")
 
 
@@ -63,6 +66,7 @@ class Candidate:
     kind: str             # "entity" | "name" | "chunk" | "subtree" | "quote" | "number"
     features: dict[str, float] | None = None
     score: float = 0.0
+    doc: object = None    # the parsed sentence (spaCy Doc), for the syntactic features
 
 
 
@@ -83,13 +87,18 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
         if not content or content <= q_words or len(words(text)) > MAX_SPAN_WORDS:
             return  # an answer that only repeats the question is no answer
         if text not in out:
-            out[text] = Candidate(text, i, a, a + len(text), label, kind)
+            out[text] = Candidate(text, i, a, a + len(text), label, kind, doc=doc)
         elif label and not out[text].label:
             out[text].label = label
 
     for i, doc in enumerate(docs):
         for e in doc.ents:
             add(i, doc, e.start_char, e.end_char, e.label_, "entity")
+            head = e.root.head if getattr(doc, "has_annotation", lambda _: False)("DEP") else None
+            if (e.label_ in ("NORP", "GPE") and e.root.pos_ == "ADJ" and head is not None and head.i == e.end
+                    and head.pos_ == "NOUN"):
+                # "Ukrainian authorities": a nationality with the group it qualifies is who did it
+                add(i, doc, e.start_char, head.idx + len(head), e.label_, "entity")
         if getattr(doc, "has_annotation", lambda _: False)("DEP"):  # no parser (spaCy missing): entities only
             for nc in doc.noun_chunks:
                 add(i, doc, nc.start_char, nc.end_char, None, "chunk")
@@ -127,7 +136,7 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
 
 
 def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str,
-                       labels: Sequence[str] | None, draft_answer: str) -> dict[str, float]:
+                       labels: Sequence[str] | None, draft_answer: str, question_doc=None) -> dict[str, float]:
     ev = evidence[c.evidence]
     q_words = {w for w in plain_words(question) if w not in STOPWORDS}
     content = {w for w in plain_words(c.text) if w not in STOPWORDS}
@@ -158,7 +167,71 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
         "typed_name": float(typed and c.kind == "name" and "PERSON" in labels),
         "counted_noun": float(counts),
         "owner_of_question": float(bool(owner) and owner.group(1).lower() in q_words),
+        **syntax_features(c, question, question_doc),
     }
+
+
+_ROLES = {"nsubj": "subject", "nsubjpass": "subject", "csubj": "subject", "agent": "subject",
+          "dobj": "object", "attr": "object", "oprd": "object", "dative": "object", "pobj": "pobj",
+          "appos": "appos", "compound": "modifier", "amod": "modifier", "poss": "modifier", "nmod": "modifier",
+          "npadvmod": "modifier"}
+_WH_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
+
+
+def _role(token) -> str:
+    return _ROLES.get(token.dep_, "other")
+
+
+def _tree_distance(a, b) -> int:
+    """Edges between two tokens of one parse."""
+    up_a = [a, *a.ancestors]
+    depth = {t.i: k for k, t in enumerate(up_a)}
+    for k, t in enumerate([b, *b.ancestors]):
+        if t.i in depth:
+            return k + depth[t.i]
+    return 99  # different sentences of one doc
+
+
+def wh_role(question_doc) -> str | None:
+    """The grammatical role the question's wh-word plays ("Who did X beat?" → object), if parsed."""
+    if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        return None
+    for t in question_doc:
+        if t.lower_ in _WH_WORDS:
+            return _role(t.head if t.dep_ == "det" else t)  # "which team" plays the team's role
+    return None
+
+
+def syntax_features(c: Candidate, question: str, question_doc=None) -> dict[str, float]:
+    """Where the span sits in its sentence's parse, relative to the words it shares with the question.
+
+    An answer is usually close in the tree to the question's words (the object of the verb the
+    question asks about), not just close in characters.
+    """
+    out = {"dep_distance": 1.0, "head_in_question": 0.0, "sibling_of_question": 0.0, "role_subject": 0.0,
+           "role_object": 0.0, "role_pobj": 0.0, "role_appos": 0.0, "role_modifier": 0.0, "same_role_as_wh": 0.0}
+    doc = c.doc
+    if doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return out
+    span = doc.char_span(c.start, c.end, alignment_mode="expand")
+    if span is None or not len(span):
+        return out
+    root = span.root
+    q_stems = content_stems(question)
+    q_tokens = [t for t in doc if not span.start <= t.i < span.end and not t.is_stop and stem(t.text) in q_stems]
+    if q_tokens:
+        out["dep_distance"] = min(min(_tree_distance(root, t) for t in q_tokens), 8) / 8
+    head = root.head
+    out["head_in_question"] = float(head.i != root.i and stem(head.text) in q_stems)
+    out["sibling_of_question"] = float(any(t.head.i == head.i and head.i != root.i for t in q_tokens))
+    role = _role(root)
+    if role != "other":
+        out[f"role_{role}"] = 1.0
+    wh = wh_role(question_doc)
+    out["same_role_as_wh"] = float(wh is not None and wh != "other" and wh == role)
+    return out
+
+
 
 
 def llm_features(lp_sum: float, lp_end: float, n_tokens: int) -> dict[str, float]:

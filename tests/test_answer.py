@@ -73,6 +73,16 @@ def test_no_support_abstains_and_never_calls_the_model(make_pipe):
     assert pipe.generator.seen == []
 
 
+def test_a_number_that_counts_what_the_question_counts_is_close_enough(make_pipe):
+    # the sentence holds only half of the question's words ("passed", "since", "previous" are not there),
+    # but "in five months" counts what the question counts
+    q = "How many months had passed since the previous prisoner exchange?"
+    ans = make_pipe("12 [1]").ask(q)
+    assert not ans.abstained, ans.notes
+    assert "five months" in ans.answer and "12" not in ans.answer
+    assert "in five months" in ans.citations[0].quote
+
+
 def test_missing_answer_type_abstains(make_pipe):
     # a "when" question whose best passages hold no date: the model's guess is not taken
     ans = make_pipe("in 1999").ask("When did the Donbas region fighting between forces over territory end?")

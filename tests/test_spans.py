@@ -35,6 +35,14 @@ def test_candidates_are_entities_names_noun_phrases_and_numbers_but_never_the_qu
     assert len(found) == len(set(found))
 
 
+def test_a_nationality_with_its_noun_is_a_who_candidate(nlp):
+    doc = nlp("Ukrainian authorities confirmed the exchange had taken place.")
+    by_text = {c.text: c.label for c in span_candidates([doc], "Who announced the exchange?")}
+    assert by_text.get("Ukrainian authorities") in ("NORP", "GPE")  # spaCy's label for "Ukrainian" varies
+    doc = nlp("The talks were held in Abu Dhabi talks venue.")
+    assert not any(t.startswith("Abu Dhabi ") for t in texts(span_candidates([doc], "Who held talks?")))
+
+
 def test_a_lone_noun_outside_any_noun_chunk_is_a_candidate(nlp):
     doc = nlp("Negotiations zeroed in on the issue that’s proved the most implacable in the talks: territory.")
     assert "territory" in texts(span_candidates([doc], "What issue has proved the most implacable in the talks?"))
@@ -56,6 +64,29 @@ def test_candidates_remember_which_sentence_they_came_from(nlp):
     docs = [nlp("Talks were held in Geneva."), nlp("The deal was signed by Maria Lopez.")]
     by_text = {c.text: c.evidence for c in span_candidates(docs, "Who signed the deal?")}
     assert by_text["Geneva"] == 0 and by_text["Maria Lopez"] == 1
+
+
+def test_syntax_features_place_the_answer_next_to_the_question_words_in_the_parse(nlp):
+    from rag.spans import syntax_features, wh_role
+
+    q = "Who did the Broncos beat to become the AFC champions?"
+    doc, q_doc = nlp("The Broncos defeated the New England Patriots in the AFC Championship Game."), nlp(q)
+    assert wh_role(q_doc) == "object" and wh_role(nlp("Who beat the Broncos?")) == "subject"
+    by_text = {c.text: syntax_features(c, q, q_doc) for c in span_candidates([doc], q)}
+    patriots = by_text["the New England Patriots"]
+    assert patriots["role_object"] == 1.0 and patriots["same_role_as_wh"] == 1.0
+    assert patriots["sibling_of_question"] == 1.0  # an argument of the verb whose subject the question names
+    game = by_text["the AFC Championship Game"]  # attached to the preposition, one edge further out
+    assert game["role_pobj"] == 1.0 and game["same_role_as_wh"] == 0.0
+    assert patriots["dep_distance"] < game["dep_distance"]
+
+
+def test_syntax_features_are_neutral_without_a_parse():
+    from rag.spans import syntax_features
+
+    c = Candidate("314", 0, 0, 3, "CARDINAL", "number")  # no doc: spaCy missing
+    f = syntax_features(c, "How many?")
+    assert f["dep_distance"] == 1.0 and sum(f.values()) == 1.0
 
 
 def stage(features, coef, intercept=0.0):
