@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     print(f"  best candidate kept by the top-{args.prefilter} shortlist: {statistics.mean(cv['shortlist_recall']):.3f}")
 
     weights = train_weights(rows, args.prefilter)
-    weights["trained_on"] = {"gold": args.gold.name, "questions": len(rows), "seed": args.seed,
+    weights["trained_on"] = {"gold": args.gold.name, "questions": len(rows), "drawn": args.train, "seed": args.seed,
                              "heldout": f"--limit {args.heldout_limit} --seed {args.heldout_seed}",
                              "candidates": sum(len(c) for _, _, c in rows)}
     args.out.write_text(json.dumps(weights, indent=1) + "\n")

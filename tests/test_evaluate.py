@@ -426,3 +426,28 @@ def test_rag_eval_command_end_to_end_with_the_real_models(tmp_path):
     assert not prisoners["abstained"] and prisoners["contains"] == 1.0 and any(prisoners["citation_relevant"])
     assert report["retrieval"]["hit@5"] == 1.0
     assert "hit@1" in proc.stdout and "data:image/png;base64," in page.read_text()
+
+
+def test_report_subset_drops_the_named_samples_and_recomputes_the_metrics(tmp_path, capsys):
+    import importlib.util
+    import json as _json
+    from pathlib import Path as _Path
+
+    spec = importlib.util.spec_from_file_location("report_subset", _Path(__file__).parents[1] / "eval/report_subset.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    gold = tmp_path / "gold.jsonl"
+    rows = [{"id": f"q{i}", "question": f"Question {i}?", "answers": ["x"], "doc": "d.txt", "evidence": "x",
+             "answerable": True} for i in range(6)]
+    gold.write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    from rag.gold import read_gold, sample_gold
+
+    dropped = {g.id for g in sample_gold(read_gold(gold), 2, 0)}
+    items = [{"id": f"q{i}", "question": f"Question {i}?", "answerable": True, "answers": ["x"], "doc": "d.txt",
+              "abstained": False, "f1": 1.0 if f"q{i}" in dropped else 0.0, "latency_s": 1.0} for i in range(6)]
+    report = tmp_path / "r.json"
+    report.write_text(_json.dumps({"items": items}))
+    assert mod.main([str(report), "--gold", str(gold), "--exclude", "2:0"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["kept"] == 4 and out["dropped"] == 2
+    assert out["answer"]["f1"] == 0.0  # only the kept questions count
