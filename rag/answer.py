@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, answer_phrase, attribute_sentences, counted_noun, expected_labels, name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
+    REFUSAL, Claim, Evidence, answer_phrase, attribute_sentences, counted_noun, counts_noun, expected_labels, name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
@@ -340,7 +340,7 @@ class Pipeline:
                           if not _repeats_question(e.text[a:b], question)
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
-                                                          and _counts(e.text, a, b, noun)))]
+                                                          and counts_noun(e.text, a, b, noun, after=2)))]
             typed_ok = claims and claims[0].kind == "span" and (any(
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in candidates)
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that
@@ -404,11 +404,6 @@ def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
 def _close_to_question(e: Evidence) -> bool:
     """Evidence near enough to the question to answer it: most of its words, or a close paraphrase."""
     return e.coverage >= TYPED_COVERAGE or e.cosine >= CLOSE_COSINE
-
-
-def _counts(sentence: str, a: int, b: int, noun: str | None) -> bool:
-    """True when the span ``sentence[a:b]`` counts ``noun``: "314 prisoners", "five months"."""
-    return bool(noun) and stem(noun) in {stem(w) for w in words(sentence[a:b])[-1:] + words(sentence[b:b + 40])[:2]}
 
 
 def _repeats_question(span: str, question: str) -> bool:

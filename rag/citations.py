@@ -344,6 +344,17 @@ def counted_noun(question: str) -> str | None:
     return m.group(1).lower() if m and m.group(1).lower() not in STOPWORDS | {"times"} else None
 
 
+def counts_noun(sentence: str, start: int, end: int, noun: str | None, after: int = 3) -> bool:
+    """True when ``sentence[start:end]`` counts ``noun``: its last word or one of the ``after`` words
+    that follow is the noun ("314 prisoners", "in five months")."""
+    from rag.text import stem
+
+    if not noun:
+        return False
+    near = words(sentence[start:end])[-1:] + words(sentence[end:end + 40])[:after]
+    return stem(noun) in {stem(w) for w in near}
+
+
 _NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 
 

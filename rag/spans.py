@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-from rag.citations import Evidence, counted_noun, strip_markers
+from rag.citations import Evidence, counted_noun, counts_noun, strip_markers
 from rag.text import DATE_LIKE, STOPWORDS, content_stems, plain_words, stem, token_f1, words
 
 log = logging.getLogger(__name__)
@@ -144,9 +144,8 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
     distance = min(abs(p - c.start) for p in positions) if positions else 200
     typed = bool(labels)
     noun = counted_noun(question)
-    after = words(ev.text[c.end:c.end + 40])[:3]
     # "314 prisoners" for "how many prisoners": the number that counts what the question counts
-    counts = bool(noun) and stem(noun) in {stem(w) for w in words(c.text)[-1:] + after}
+    counts = counts_noun(ev.text, c.start, c.end, noun)
     # "Russia’s Vladimir Putin": a possessive that qualifies what the question names does not answer it
     owner = re.match(r"['’]s\s+(\w+)", ev.text[c.end:c.end + 40])
     return {
