@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from rag.text import DATE_LIKE, STOPWORDS, numbers_in, squad_normalize, word_spans, words
+from rag.text import DATE_LIKE, STOPWORDS, content_stems, numbers_in, squad_normalize, stem, word_spans, words
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,6 @@ def names_missing(names: set[str], text: str) -> list[str]:
     """
     from wordfreq import zipf_frequency
 
-    from rag.text import stem
-
     text = undot_acronyms(text)
     stems = {stem(part) for w in words(text) for part in re.sub(r"['’]s?$", "", w).split("-") if part}
     initials = {"".join(w[0] for w in m.group().split() if w[0].isupper()).lower()
@@ -230,8 +228,6 @@ def answer_phrase(draft: str, question: str, min_share: float = 0.6) -> str:
     Center." The preamble goes, and when the draft opens by restating the question (most of its words
     are the question's) up to a linking word, only what follows it is kept: "the StubHub Center".
     """
-    from rag.text import content_stems, stem
-
     lines = [strip_markers(line) for line in draft.strip().splitlines()]  # markers first would join the lines
     first = next((line for line in lines if line), "")
     if REFUSAL.search(first):
@@ -347,8 +343,6 @@ def counted_noun(question: str) -> str | None:
 def counts_noun(sentence: str, start: int, end: int, noun: str | None, after: int = 3) -> bool:
     """True when ``sentence[start:end]`` counts ``noun``: its last word or one of the ``after`` words
     that follow is the noun ("314 prisoners", "in five months")."""
-    from rag.text import stem
-
     if not noun:
         return False
     near = words(sentence[start:end])[-1:] + words(sentence[end:end + 40])[:after]
