@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 
 from rag.answer import gather_evidence
-from rag.answer import PARAPHRASE_COSINE
+from rag.answer import PARAPHRASE_COSINE, WORDING_COVERAGE
 from rag.citations import name_runs, names_missing, numbers_missing
 from rag.embedding import make_embedder
 from rag.gold import read_gold
@@ -68,8 +68,8 @@ def main():
     print(f"{len(pos)} answerable, {len(neg)} unanswerable (other index), extra {len(extra_pos)}/{len(extra_neg)}")
     print(f"{'min_rel':>7} {'min_cov':>7} {'false_abstain':>13} {'abstain_acc':>11} {'extra_fa':>8} {'extra_acc':>9}")
 
-    def refuse(f, r, c, names):  # as rag.answer: a close paraphrase passes the coverage bar
-        return (f[0] < r or (f[1] < c and f[0] < PARAPHRASE_COSINE)
+    def refuse(f, r, c, names):  # as rag.answer: a close paraphrase passes the coverage bar, most words the cosine bar
+        return ((f[0] < r and f[1] < WORDING_COVERAGE) or (f[1] < c and f[0] < PARAPHRASE_COSINE)
                 or (names == "best" and f[2]) or (names == "any" and f[3]))
 
     for names in ("off", "best", "any"):

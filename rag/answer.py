@@ -28,7 +28,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, answer_phrase, attribute_sentences, counted_noun, counts_noun, expected_labels, name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
+    REFUSAL, Claim, Evidence, answer_phrase, attribute_sentences, counted_noun, counts_noun, expected_labels,
+    name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 ABSTAIN_TEXT = "I could not find the answer in the articles."
 CLOSE_COSINE = 0.5    # ... or whose cosine to the question is at least this (paraphrases share few words)
 PARAPHRASE_COSINE = 0.6  # a best sentence this close in meaning is evidence even when it shares few of the words
+# ... and one that holds this share of the question's content words is evidence even when the embedding
+# sees little likeness ("What is the NASUWT?": MiniLM does not know the acronym)
+WORDING_COVERAGE = 0.75
 NUMERIC_TYPES = {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}
 NAME_TYPES = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 SOFT_TYPES = {"GPE"}  # answer types a plain passage span may satisfy too (where → a place or a thing)
@@ -301,7 +305,8 @@ class Pipeline:
         # retrieved: passages about the 2005 contest do not say who won in 2026
         retrieved_text = "\n".join(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)
         missing_names = names_missing(name_runs(question), retrieved_text) + numbers_missing(question, retrieved_text)
-        weak = (best.cosine < s.min_relevance or (best.coverage < s.min_coverage and best.cosine < PARAPHRASE_COSINE)
+        weak = ((best.cosine < s.min_relevance and best.coverage < WORDING_COVERAGE)
+                or (best.coverage < s.min_coverage and best.cosine < PARAPHRASE_COSINE)
                 or (missing_names and not history))
         if verify and weak:
             timings.update(first_token=0.0, generate=0.0)

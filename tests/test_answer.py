@@ -73,6 +73,17 @@ def test_no_support_abstains_and_never_calls_the_model(make_pipe):
     assert pipe.generator.seen == []
 
 
+def test_a_sentence_with_most_of_the_questions_words_is_evidence_whatever_the_cosine(make_pipe):
+    """The embedding may see no likeness ("What is the NASUWT?": MiniLM does not know the acronym); a best
+    sentence that holds 75% of the question's content words passes the cosine bar all the same."""
+    pipe = make_pipe("They swapped 314 prisoners [1]", "Paris [1]")
+    pipe.settings = pipe.settings.model_copy(update={"min_relevance": 0.99})  # no sentence is that close
+    ans = pipe.ask(Q314)
+    assert not ans.abstained and "314" in ans.answer, ans.notes
+    ans = pipe.ask("What is the capital of France?")
+    assert ans.abstained and "weak evidence" in ans.notes[0]
+
+
 def test_a_number_that_counts_what_the_question_counts_is_close_enough(make_pipe):
     # the sentence holds only half of the question's words ("passed", "since", "previous" are not there),
     # but "in five months" counts what the question counts
