@@ -21,7 +21,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from rag.text import DATE_LIKE, STOPWORDS, content_stems, numbers_in, squad_normalize, stem, word_spans, words
+from rag.text import (
+    DATE_LIKE, STOPWORDS, content_stems, numbers_in, numbers_in_any_form, squad_normalize, stem, word_spans, words,
+)
 
 
 @dataclass(frozen=True)
@@ -175,8 +177,8 @@ def names_missing(names: set[str], text: str) -> list[str]:
 
 
 def numbers_missing(question: str, text: str) -> list[str]:
-    """Numbers in ``question`` that ``text`` never mentions; "the 70's" matches 1970s, 1975."""
-    have = numbers_in(text) | {m.group(1) for m in _DECADE.finditer(text)}
+    """Numbers in ``question`` that ``text`` never mentions; "the 70's" matches 1970s, 1975, "4" matches "four"."""
+    have = numbers_in_any_form(text) | {m.group(1) for m in _DECADE.finditer(text)}
     decades = {m.group(1) for m in _DECADE.finditer(question)}
     return sorted(n for n in numbers_in(question) - have
                   if not (n in decades and len(n) == 2 and any(len(y) == 4 and y[2] == n[0] for y in have)))
@@ -189,7 +191,7 @@ def unsupported_facts(claim: str, passage: str, question: str = "") -> list[str]
     the evidence gate looks for the question's names: the user's "Bedigo" is
     the passage's "Bendigo". Every other name must be there as written.
     """
-    p_numbers = numbers_in(passage)
+    p_numbers = numbers_in_any_form(passage)  # the model may write the passage's "two" as 2
     p_words = {w.lower().strip("’'") for w in words(passage)}
     asked = names_in(question)
     missing = [n for n in numbers_in(claim) if n not in p_numbers]

@@ -113,3 +113,10 @@ DATE_LIKE = re.compile(r"(?<![\w.,\-−])\d+(?:,\d{3})*\s?(?:BP|BCE|BC|AD|CE)\b"
 
 def numbers_in(text: str) -> set[str]:
     return {m.group().replace(",", "").replace("−", "-").rstrip(".") for m in NUMBER.finditer(text)}
+
+
+def numbers_in_any_form(text: str) -> set[str]:
+    """Numbers written in digits or in words: "four primes" and "three hundred and fourteen" give 4 and 314."""
+    from text_to_num import alpha2digit
+
+    return numbers_in(text) | numbers_in(alpha2digit(text, "en", threshold=0))

@@ -225,6 +225,17 @@ def test_a_decade_in_the_question_matches_its_years():
     assert numbers_missing("Who won in 2026?", "the 2005 winner") == ["2026"]
 
 
+def test_a_number_in_digits_matches_the_same_number_in_words():
+    from rag.citations import numbers_missing
+
+    q = "What conjecture holds that there are always a minimum of 4 primes between the squares?"
+    assert numbers_missing(q, "Brocard's conjecture: there are always at least four primes between") == []
+    assert numbers_missing(q, "there are always at least five primes between") == ["4"]
+    assert unsupported_facts("314 prisoners", "the sides swapped three hundred and fourteen prisoners") == []
+    assert unsupported_facts("2 differences", "Two fundamental differences") == []
+    assert unsupported_facts("3 differences", "Two fundamental differences") == ["3"]
+
+
 @pytest.mark.parametrize("draft", ["1903.", "2.5 million", "45.5%", "Answer:\n1903", "1. 1903", "The answer is: 1903"])
 def test_answer_phrase_keeps_numbers_whole(draft):
     from rag.citations import answer_phrase
