@@ -48,7 +48,7 @@ LP_FLOOR = -100.0  # the log-probability given to a continuation the LLM could n
 MAX_SPAN_WORDS = 12
 
 CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance", "n_words", "is_entity",
-                  "type_match", "typed_question", "typed_not_entity", "has_digit", "draft_f1", "is_subtree",
+                  "type_match", "primary_type", "typed_question", "typed_not_entity", "has_digit", "draft_f1", "is_subtree",
                   "is_name", "typed_name", "counted_noun", "owner_of_question",
                   # where the span sits in the sentence's dependency tree, relative to the question's words
                   "dep_distance", "head_in_question", "sibling_of_question", "role_subject", "role_object",
@@ -157,6 +157,8 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
         "n_words": float(len(words(c.text))),
         "is_entity": float(c.label is not None and c.kind != "number"),
         "type_match": float(typed and c.label in labels),
+        # the likeliest type: a person for "who", though a country or a party may answer it too
+        "primary_type": float(typed and c.label == labels[0]),
         "typed_question": float(typed),
         "typed_not_entity": float(typed and c.label is None),
         "has_digit": float(bool(re.search(r"\d", c.text))),
@@ -172,8 +174,8 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
 
 _ROLES = {"nsubj": "subject", "nsubjpass": "subject", "csubj": "subject", "agent": "subject",
           "dobj": "object", "attr": "object", "oprd": "object", "dative": "object", "pobj": "pobj",
-          "appos": "appos", "compound": "modifier", "amod": "modifier", "poss": "modifier", "nmod": "modifier",
-          "npadvmod": "modifier"}
+          "appos": "appos", "compound": "modifier", "amod": "modifier", "poss": "modifier", "nmod": "modifier"}
+# not "npadvmod": the small parser gives it to a noun after a colon ("…has proved the most implacable: territory")
 _WH_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
 
 
