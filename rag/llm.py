@@ -157,9 +157,11 @@ class LlamaCppGenerator:
         its own; return its length (0 when the prompt has no such turn: then the cache is empty).
 
         Every prompt is then evaluated from the same point in one go, whatever ran before it. Reusing
-        all of the last prompt that matches would be a little faster, but llama.cpp's logits shift with how
-        a prompt is split into batches (on some CPUs), and a greedy tiny model can turn on that: a question's
-        answer would depend on what was asked before it, and with two users on who asked first.
+        all of the last prompt that matches would be a little faster, but llama.cpp does not promise the
+        same logits for a prompt split into batches differently, and a greedy tiny model can turn on a
+        small difference: a question's answer would depend on what was asked before it, and with two
+        users on who asked first. (CI once answered a question under load differently from the same
+        question asked alone; on the development machine the logits happened to be equal.)
         """
         end = llm.token_eos()
         first = tokens.index(end) + 1 if end in tokens[:-1] else 0

@@ -119,8 +119,9 @@ def test_scoring_continuations_leaves_the_cache_as_generation_needs_it(real_gene
 
 def test_an_answer_does_not_depend_on_what_another_user_asked_in_between(real_generator, monkeypatch):
     """Two users at once: user A's prompt is streamed, user B's question runs, then A's spans are scored.
-    The scores (and A's next generation) are exactly those A gets alone, to the last bit: llama.cpp's
-    logits shift with how a prompt is split into batches, and a greedy tiny model can turn on that."""
+    The scores (and A's next generation) are exactly those A gets alone, to the last bit, and every
+    prompt is evaluated from the end of the system turn: llama.cpp does not promise the same logits for
+    a prompt split into batches differently, and a greedy tiny model can turn on a small difference."""
     from rag.llm import SYSTEM_PROMPT, build_messages
 
     passages = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday.",
