@@ -48,8 +48,8 @@ LP_FLOOR = -100.0  # the log-probability given to a continuation the LLM could n
 MAX_SPAN_WORDS = 12
 
 CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance", "n_words", "is_entity",
-                  "type_match", "primary_type", "typed_question", "typed_not_entity", "has_digit", "draft_f1", "is_subtree",
-                  "is_name", "typed_name", "counted_noun", "owner_of_question",
+                  "type_match", "primary_type", "typed_question", "typed_not_entity", "has_digit", "draft_f1",
+                  "is_subtree", "is_name", "typed_name", "counted_noun", "owner_of_question",
                   # where the span sits in the sentence's dependency tree, relative to the question's words
                   "dep_distance", "head_in_question", "sibling_of_question", "role_subject", "role_object",
                   "role_pobj", "role_appos", "role_modifier", "same_role_as_wh")

@@ -5,8 +5,9 @@ sessions ask five questions each at the same time; each session asks a
 different question in each round, and every answer is checked against its
 own question's expected answer, so a reply delivered to the wrong session
 fails, and against the answer the question got when asked alone, word for
-word, so an answer that shifts with who else is asking fails. The server's resident memory (psutil) is measured after a warm-up and
-again after the load. Numbers are printed (run with ``-s`` to see them).
+word, so an answer that shifts with who else is asking fails. The server's
+resident memory (psutil) is measured after a warm-up and again after the
+load. Numbers are printed (run with ``-s`` to see them).
 """
 
 from __future__ import annotations
