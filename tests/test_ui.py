@@ -314,7 +314,7 @@ def test_browser_upload_is_answerable_without_restart(server, browser, tmp_path)
         page.get_by_text("Add an article").click()
         page.locator("#nr-upload input[type=file]").set_input_files(str(article))
         page.wait_for_function(
-            "() => /Added|Updated|Could not|only|limit/.test(document.querySelector('#nr-upload-msg').innerText)",
+            "() => /Added|Updated|Could not|only|limit/.test(document.querySelector('#nr-upload-msg')?.innerText ?? '')",
             timeout=180_000)
         msg = page.locator("#nr-upload-msg").inner_text()
         assert "uploads/lighthouse.txt" in msg, msg

@@ -131,7 +131,8 @@ def open_chat(browser, url: str, timeout_ms: int = 180_000):
     page.on("dialog", on_dialog)
     page.goto(url, wait_until="domcontentloaded")
     page.locator("#nr-question textarea").wait_for(timeout=timeout_ms)
-    page.wait_for_function("() => /Index: \\d+ article/.test(document.querySelector('#nr-status').innerText)",
+    # the status line may render a moment after the question box: wait for it, and for its index line
+    page.wait_for_function("() => /Index: \\d+ article/.test(document.querySelector('#nr-status')?.innerText ?? '')",
                            timeout=timeout_ms)
     page.evaluate(_WATCH_JS)
     return page
