@@ -180,6 +180,23 @@ def timed(cmd: list[str], env=None) -> float:
     return time.perf_counter() - t
 
 
+def serve_first_answers(index: Path) -> dict:
+    """`rag serve` from start to ready, then its first and second answers over the API (a user's wait)."""
+    from gradio_client import Client
+
+    from ui.screenshot import running_server
+
+    t0 = time.perf_counter()
+    with running_server(index) as url:
+        out = {"ready_s": time.perf_counter() - t0}
+        client = Client(url, verbose=False)
+        for key, q in (("first_s", "How many prisoners were swapped?"), ("second_s", "Who is the Kremlin spokesman?")):
+            t = time.perf_counter()
+            client.predict(q, api_name="/ask")
+            out[key] = time.perf_counter() - t
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bbc", type=Path, default=ROOT.parent / "shared" / "data" / "bbc")
@@ -229,6 +246,8 @@ def main():
     print("cold start and import time ...", flush=True)
     res["cold_start_ask_s"] = min(timed([sys.executable, "-m", "rag", "ask", "How many prisoners were swapped?",
                                          "--index", str(index), "--quiet"]) for _ in range(2))
+    print("chat server start and its first answers ...", flush=True)
+    res["serve"] = serve_first_answers(index)
     res["import_rag_s"] = min(run_json("import json, time; t = time.perf_counter(); import rag.cli, rag.answer; "
                                        "print(json.dumps({'s': time.perf_counter() - t}))")["s"] for _ in range(3))
     print("growth: 1x, 2x, 4x the corpus's vectors, Flat vs HNSW ...", flush=True)
@@ -253,6 +272,8 @@ def main():
               f"{a['ttft_p50_s'] if a['ttft_p50_s'] is None else round(a['ttft_p50_s'], 2)} s"),
              ("serving RSS after 50 questions", f"{a['rss_after_50_mb']:.0f} MB"),
              ("cold start `rag ask`", f"{res['cold_start_ask_s']:.2f} s"),
+             ("`rag serve` ready, then 1st / 2nd answer", f"{res['serve']['ready_s']:.2f} s, then "
+              f"{res['serve']['first_s']:.2f} / {res['serve']['second_s']:.2f} s"),
              ("import rag", f"{res['import_rag_s'] * 1000:.0f} ms")]
     for mult, g in res["growth"].items():
         rows.append((f"search {mult}x ({g['chunks']} chunks)",

@@ -144,7 +144,7 @@ def main(argv=None) -> int:
         rows = [tuple(r) for r in json.loads(args.rows.read_text())]
     else:
         from rag.answer import Pipeline
-        from rag.evaluate import cache_dir_for, warm_up
+        from rag.evaluate import cache_dir_for
         from rag.settings import Settings
 
         settings = Settings(span_llm_candidates=64)
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
             build_index(settings, make_embedder(settings), args.corpus, index, progress=True)
         pipe = Pipeline.from_settings(settings, index)
         pipe.ranker = SpanRanker.neutral()
-        warm_up(pipe)
+        pipe.warm_up()
         t0 = time.perf_counter()
         rows = collect(pipe, train)
         print(f"collected {sum(len(c) for _, _, c in rows)} candidates of {len(rows)} answered questions "

@@ -189,6 +189,16 @@ class Pipeline:
             log.info("switched to index build %s", new.path.name)
             return True
 
+    def warm_up(self) -> None:
+        """Load every lazy model now (embedder, LLM, spaCy, wordfreq's list), so that the first question's
+        latency does not include loading them, and a bad LLM file fails here rather than on a question."""
+        self.embedder.encode_queries(["warm up"])
+        load = getattr(self.generator, "load", None)
+        if load:
+            load()
+        self.nlp()
+        names_missing({"warm up"}, "warm")  # loads wordfreq's word list
+
     # -- spaCy for answer types -------------------------------------------------------
 
     def nlp(self):

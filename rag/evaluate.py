@@ -89,18 +89,6 @@ def evaluate_variant(pipe, gold: Sequence[GoldItem], spans: dict, mode: str, ver
     return results
 
 
-def warm_up(pipe) -> None:
-    """Load every lazy model now, so the first question's latency does not include loading them."""
-    pipe.embedder.encode_queries(["warm up"])
-    if hasattr(pipe.generator, "load"):
-        pipe.generator.load()
-    if hasattr(pipe, "nlp"):
-        pipe.nlp()
-    from rag.citations import names_missing
-
-    names_missing({"warm up"}, "warm")  # loads wordfreq's word list
-
-
 def cache_dir_for(corpus: Path) -> Path:
     """Where ``rag eval --corpus DIR`` keeps the index of DIR: one folder per absolute corpus path."""
     from rag.embedding_onnx import cache_root
@@ -195,7 +183,7 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
             emb = make_embedder(settings)
             build_index(settings, emb, corpus, index_dir, progress=True)
         pipe = Pipeline.from_settings(settings, index_dir)
-        warm_up(pipe)
+        pipe.warm_up()
     except KeyboardInterrupt:
         return fail(f"interrupted while indexing; the previous index in {index_dir}/ is unchanged", 130)
     except (IndexError_, LLMUnavailable, FileNotFoundError, ValueError, RuntimeError) as e:

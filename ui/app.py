@@ -192,9 +192,7 @@ def launch(settings) -> None:
     from rag.answer import Pipeline
 
     pipe = Pipeline.from_settings(settings)
-    load = getattr(pipe.generator, "load", None)
-    if load:  # load the LLM now: the first question should not pay for it, and a bad file fails here
-        load()
+    pipe.warm_up()  # the first question should not pay for loading the models, and a bad LLM file fails here
     demo = build_app(pipe, settings)
     demo.queue(max_size=64)
     _, local_url, _ = demo.launch(
