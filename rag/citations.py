@@ -58,7 +58,8 @@ def strip_markers(text: str) -> str:
 
 
 def _norm_tokens(text: str) -> list[str]:
-    return squad_normalize(text).split()
+    """The words of ``text`` as ``best_span`` sees a sentence's: "-25C" is "25" and "c", as in "fell to -25C"."""
+    return [t for t in (squad_normalize(w) for w in words(text)) if t]
 
 
 def best_span(draft: str, sentence: str, slack: int = 3) -> tuple[int, int, float]:
@@ -84,6 +85,10 @@ def best_span(draft: str, sentence: str, slack: int = 3) -> tuple[int, int, floa
             f1 = 2 * same / (length + n_target)
             if f1 > best[2] + 1e-9:
                 best = (spans[i][0], spans[j][1], f1)
+    a = best[0]
+    if best[2] and sentence[a:a + 1].isdigit() and sentence[a - 1:a] in ("-", "−") and \
+            (a == 1 or not sentence[a - 2].isalnum()):
+        best = (a - 1, best[1], best[2])  # a number keeps its minus sign: "-25C", not "25C"
     return best
 
 
