@@ -25,12 +25,12 @@ from rag.gold import read_gold
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexStore
-from rag.text import content_stems
+from rag.text import question_stems
 
 
 def features(store, emb, s, question):
     hits = Retriever(store, emb, s.retrieval_mode, s.rrf_k, s.candidates).search(question, s.top_k)
-    ev = gather_evidence(hits, content_stems(question), emb, question)
+    ev = gather_evidence(hits, question_stems(question), emb, question)
     if not ev:
         return 0.0, 0.0, True, True
     best = ev[0]

@@ -33,7 +33,7 @@ from rag.citations import (
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.text import STOPWORDS, content_stems, plain_words, stem, token_f1, words
+from rag.text import STOPWORDS, content_stems, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -289,11 +289,11 @@ class Pipeline:
         verify = s.verify if verify is None else verify
         store = self.store
         query = question
-        q_stems = content_stems(question)
+        q_stems = question_stems(question)
         if history:  # a follow-up ("Who brokered it?") is searched together with the previous question
             prev_q = history[-1][0]
             query = f"{prev_q} {question}"
-            q_stems = q_stems | content_stems(prev_q) if len(q_stems) < 3 else q_stems
+            q_stems = q_stems | question_stems(prev_q) if len(q_stems) < 3 else q_stems
         retriever = Retriever(store, self.embedder, mode or s.retrieval_mode, s.rrf_k, s.candidates)
         hits = retriever.search(query, top_k or s.top_k)
         evidence = gather_evidence(hits, q_stems, self.embedder, query) if hits else []

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.citations import Evidence, counted_noun, counts_noun, strip_markers
-from rag.text import DATE_LIKE, STOPWORDS, content_stems, plain_words, stem, token_f1, words
+from rag.text import DATE_LIKE, STOPWORDS, content_stems, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def syntax_features(c: Candidate, question: str, question_doc=None) -> dict[str,
     if span is None or not len(span):
         return out
     root = span.root
-    q_stems = content_stems(question)
+    q_stems = question_stems(question)
     q_tokens = [t for t in doc if not span.start <= t.i < span.end and not t.is_stop and stem(t.text) in q_stems]
     if q_tokens:
         out["dep_distance"] = min(min(_tree_distance(root, t) for t in q_tokens), 8) / 8

@@ -19,7 +19,7 @@ herself him himself his how i if in into is it its itself just me more most my m
 once only or other our ours ourselves out over own same she should so some such than that the their theirs them
 themselves then there these they this those through to too under until up very was we were what when where which
 while who whom whose why will with would you your yours yourself yourselves also did does many much kind type
-name names called call according said says
+name names called call according said says since
 """.split())
 
 
@@ -81,6 +81,17 @@ def stem(word: str) -> str:
 def content_stems(text: str) -> set[str]:
     """Stems of the words that carry meaning (no stopwords, no single letters)."""
     return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and (len(w) > 1 or w.isdigit())}
+
+
+_HOW_DEGREE = re.compile(r"\bhow\s+([A-Za-z]+)", re.I)
+
+
+def question_stems(question: str) -> set[str]:
+    """The question's content stems, without the degree word of "how long/low/far/old …".
+
+    The passage that answers "How long has the conflict lasted?" says "the four-year conflict", not "long".
+    """
+    return content_stems(question) - {stem(m.group(1)) for m in _HOW_DEGREE.finditer(question)}
 
 
 def squad_normalize(text: str) -> str:

@@ -7,6 +7,7 @@ from rag.citations import best_span, expected_labels, strip_markers, unsupported
 from rag.indexing import build_index
 from rag.llm import FakeGenerator
 from rag.store import IndexStore, expected_manifest
+from rag.text import question_stems
 
 
 @pytest.fixture
@@ -92,6 +93,27 @@ def test_a_number_that_counts_what_the_question_counts_is_close_enough(make_pipe
     assert not ans.abstained, ans.notes
     assert "five months" in ans.answer and "12" not in ans.answer
     assert "in five months" in ans.citations[0].quote
+
+
+def test_a_number_with_its_unit_snaps_to_the_passage_with_its_sign():
+    sentence = "Temperatures fell to -25C (-13F) this week, and the front moved 5km."
+    for draft, expected in (("-25C", "-25C"), ("5km", "5km"), ("-13F", "-13F")):
+        a, b, f1 = best_span(draft, sentence)
+        assert (sentence[a:b], f1) == (expected, 1.0)
+
+
+def test_the_degree_word_of_how_long_or_how_low_is_not_looked_for_in_the_passages():
+    assert question_stems("How low did temperatures fall this week?") == {"temperatur", "fall", "week"}
+    assert question_stems("How long has the conflict lasted?") == {"conflict", "last"}
+    assert "civilian" in question_stems("How many civilians were among the prisoners?")
+
+
+def test_a_how_low_question_is_answered_from_the_sentence_that_never_says_low(make_pipe):
+    # "temperatures fell to -25C (-13F) this week": the sentence holds the question's words but "low"
+    ans = make_pipe("-25C [1]").ask("How low did temperatures fall this week?")
+    assert not ans.abstained, ans.notes
+    assert "-25C" in ans.answer
+    assert "temperatures fell to -25C" in ans.citations[0].quote
 
 
 def test_missing_answer_type_abstains(make_pipe):
