@@ -33,7 +33,9 @@ from rag.citations import (
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.text import STOPWORDS, content_stems, plain_words, question_stems, stem, token_f1, words
+from rag.text import (
+    STOPWORDS, content_stems, covered_share, other_forms_of_names, plain_words, question_stems, stem, token_f1, words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +128,11 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
             window = " ".join(sents[max(0, k - 1):k + 2]) + " " + c.title
             raw.append((hit, a, b, sents[k], window))
     cos = _cosines(embedder, query, [r[3] for r in raw])
+    forms = {k: v for k, v in other_forms_of_names(query).items() if k in question_stems}
     out = []
     for (hit, a, b, text, window), cs in zip(raw, cos):
-        stems_here = content_stems(text)
-        cov_sent = len(question_stems & stems_here) / len(question_stems) if question_stems else 0.0
-        cov_window = len(question_stems & content_stems(window)) / len(question_stems) if question_stems else 0.0
+        cov_sent = covered_share(question_stems, text, forms)
+        cov_window = covered_share(question_stems, window, forms)
         score = float(cs) + 0.3 * cov_sent + 0.05 / hit.rank
         out.append(Evidence(hit.chunk.doc_id, hit.chunk.title, hit.chunk.chunk_id, a, b, text, hit.chunk.text,
                             hit.rank, float(cs), cov_window, score))

@@ -94,6 +94,40 @@ def question_stems(question: str) -> set[str]:
     return content_stems(question) - {stem(m.group(1)) for m in _HOW_DEGREE.finditer(question)}
 
 
+def _other_forms(word: str) -> set[str]:
+    """Country ↔ demonym forms of a capitalized word, lower-cased: estonia → estonian, ukrainians → ukraine."""
+    w = re.sub(r"['’]s$", "", word.lower())
+    if w.endswith("s") and w[:-1].endswith(("ian", "an", "ese")):
+        w = w[:-1]  # "Ukrainians" is said of "Ukraine" as "Ukrainian" is
+    forms = {w + "n", w + "ian", w[:-1] + "ian", w[:-1] + "an", w + "ese", w[:-1] + "ese", w + "i"}  # country → people
+    if w.endswith("n"):  # people → country: Russian, Ukrainian, Italian, Canadian, Brazilian, Mexican, German
+        forms |= {w[:-1], w[:-3] + "e", w[:-3] + "y", w[:-3] + "a", w[:-3], w[:-2] + "o", w[:-2] + "y"}
+    if w.endswith("ese"):  # Chinese, Japanese
+        forms |= {w[:-3] + "a", w[:-3]}
+    if w.endswith("i"):  # Israeli, Pakistani, Iraqi
+        forms.add(w[:-1])
+    return {f for f in forms if len(f) >= 4 and f != w}
+
+
+def other_forms_of_names(text: str) -> dict[str, set[str]]:
+    """For each capitalized content word of ``text`` (by its stem), the country or demonym forms a passage may use
+    instead: "Estonia's foreign minister" is "Estonian Foreign Minister Margus Tsahkna". Only capitalized words of
+    the passage may match them, so a "Ivan" is never found in "ivy"."""
+    return {stem(w): _other_forms(w) for w in words(text)
+            if w[:1].isupper() and len(w) >= 4 and w.lower() not in STOPWORDS and not w.isupper()}
+
+
+def covered_share(question_stems: set[str], text: str, other_forms: dict[str, set[str]] | None = None) -> float:
+    """The share of ``question_stems`` that ``text`` holds, a country counting as its people and back."""
+    if not question_stems:
+        return 0.0
+    missing = question_stems - content_stems(text)
+    if missing and other_forms:
+        caps = {re.sub(r"['’]s$", "", w.lower()) for w in words(text) if w[:1].isupper()}
+        missing = {s for s in missing if not other_forms.get(s, set()) & caps}
+    return 1.0 - len(missing) / len(question_stems)
+
+
 def squad_normalize(text: str) -> str:
     """SQuAD answer normalization: lower case, no punctuation, no articles, single spaces."""
     text = text.lower()

@@ -7,7 +7,7 @@ from rag.citations import best_span, expected_labels, strip_markers, unsupported
 from rag.indexing import build_index
 from rag.llm import FakeGenerator
 from rag.store import IndexStore, expected_manifest
-from rag.text import question_stems
+from rag.text import covered_share, other_forms_of_names, question_stems
 
 
 @pytest.fixture
@@ -106,6 +106,21 @@ def test_the_degree_word_of_how_long_or_how_low_is_not_looked_for_in_the_passage
     assert question_stems("How low did temperatures fall this week?") == {"temperatur", "fall", "week"}
     assert question_stems("How long has the conflict lasted?") == {"conflict", "last"}
     assert "civilian" in question_stems("How many civilians were among the prisoners?")
+
+
+def test_a_country_in_the_question_is_found_as_its_people_in_the_passage_and_back():
+    q = "Who is Estonia's foreign minister?"
+    sentence = "On a trip to Kyiv Thursday, Estonian Foreign Minister Margus Tsahkna got a firsthand look."
+    assert covered_share(question_stems(q), sentence) == pytest.approx(2 / 3)  # "foreign", "minister"
+    assert covered_share(question_stems(q), sentence, other_forms_of_names(q)) == 1.0
+    for question, passage in (("What did the Ukrainians ask for?", "Ukraine asked for air defence."),
+                              ("What did the Russian president say?", "Russia’s president said no."),
+                              ("Which Italian city hosted it?", "Italy chose its capital.")):
+        assert covered_share(question_stems(question), passage, other_forms_of_names(question)) > \
+            covered_share(question_stems(question), passage), (question, passage)
+    # only a capitalized word of the passage stands for the name: "Ivan" is not found in "ivy"
+    assert covered_share(question_stems("Where did Ivan plant it?"), "The ivy was planted there.",
+                         other_forms_of_names("Where did Ivan plant it?")) == pytest.approx(1 / 2)
 
 
 def test_a_how_low_question_is_answered_from_the_sentence_that_never_says_low(make_pipe):
