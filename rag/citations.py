@@ -89,6 +89,9 @@ def best_span(draft: str, sentence: str, slack: int = 3) -> tuple[int, int, floa
     if best[2] and sentence[a:a + 1].isdigit() and sentence[a - 1:a] in ("-", "−") and \
             (a == 1 or not sentence[a - 2].isalnum()):
         best = (a - 1, best[1], best[2])  # a number keeps its minus sign: "-25C", not "25C"
+    a, b, f1 = best
+    if f1 and sentence[b:b + 1] == "." and re.fullmatch(r"(?:\w\.)+\w", sentence[a:b]):
+        best = (a, b + 1, f1)  # "U.S." keeps its last full stop
     return best
 
 

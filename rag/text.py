@@ -19,7 +19,7 @@ herself him himself his how i if in into is it its itself just me more most my m
 once only or other our ours ourselves out over own same she should so some such than that the their theirs them
 themselves then there these they this those through to too under until up very was we were what when where which
 while who whom whose why will with would you your yours yourself yourselves also did does many much kind type
-name names called call according said says since
+name names called call according say said says since
 """.split())
 
 
@@ -75,7 +75,8 @@ def _stemmer():
 
 
 def stem(word: str) -> str:
-    return _stemmer().stemWord(word.lower())
+    """Snowball stem; a typographic apostrophe is read as a plain one, so "Russia’s" is "russia" as "Russia's" is."""
+    return _stemmer().stemWord(word.lower().replace("’", "'"))
 
 
 def content_stems(text: str) -> set[str]:
@@ -83,7 +84,9 @@ def content_stems(text: str) -> set[str]:
     return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and (len(w) > 1 or w.isdigit())}
 
 
-_HOW_DEGREE = re.compile(r"\bhow\s+([A-Za-z]+)", re.I)
+# "how long", "how low": the word asks for a measure, and the passage gives the measure, not the word
+_HOW_DEGREE = re.compile(r"\bhow\s+(long|old|far|tall|big|large|small|short|high|low|heavy|deep|wide|fast|hot|cold|"
+                         r"often|soon|early|late)\b", re.I)
 
 
 def question_stems(question: str) -> set[str]:
@@ -95,16 +98,30 @@ def question_stems(question: str) -> set[str]:
 
 
 def _other_forms(word: str) -> set[str]:
-    """Country ↔ demonym forms of a capitalized word, lower-cased: estonia → estonian, ukrainians → ukraine."""
+    """Country ↔ demonym forms of a capitalized word, lower-cased: estonia → estonian, ukrainians → ukraine.
+
+    The people → country rules apply only to words with a demonym's ending (-ian, -an, -ese, -i), so
+    "Johnson" never becomes "john" nor "Houston" "house".
+    """
     w = re.sub(r"['’]s$", "", word.lower())
-    if w.endswith("s") and w[:-1].endswith(("ian", "an", "ese")):
+    if w.endswith("s") and w[:-1].endswith(("an", "ese", "i")):
         w = w[:-1]  # "Ukrainians" is said of "Ukraine" as "Ukrainian" is
-    forms = {w + "n", w + "ian", w[:-1] + "ian", w[:-1] + "an", w + "ese", w[:-1] + "ese", w + "i"}  # country → people
-    if w.endswith("n"):  # people → country: Russian, Ukrainian, Italian, Canadian, Brazilian, Mexican, German
-        forms |= {w[:-1], w[:-3] + "e", w[:-3] + "y", w[:-3] + "a", w[:-3], w[:-2] + "o", w[:-2] + "y"}
-    if w.endswith("ese"):  # Chinese, Japanese
+    # country → people: Russian, Brazilian, Ukrainian, Italian, European, Japanese, Chinese, Israeli
+    forms = {w + "ian", w[:-1] + "ian", w + "ese", w[:-1] + "ese", w + "i"}
+    if w[-1:] in ("a", "e", "o"):
+        forms |= {w + "n", w[:-1] + "an"}  # Korea → Korean, Europe → European, Mexico → Mexican
+    if w.endswith("e"):
+        forms.add(w + "an")  # Chile → Chilean
+    if w.endswith("y"):
+        forms.add(w[:-1])  # Germany → German
+    # people → country
+    if w.endswith("ian") and len(w) >= 7:  # Estonian, Ukrainian, Italian, Canadian, Brazilian, Hungarian
+        forms |= {w[:-1], w[:-3] + "e", w[:-3] + "y", w[:-3] + "a", w[:-3]}
+    elif w.endswith("an") and len(w) >= 6:  # Korean, Mexican, German, European, Chilean
+        forms |= {w[:-1], w[:-2] + "o", w + "y", w[:-2]}
+    elif w.endswith("ese") and len(w) >= 7:  # Chinese, Japanese
         forms |= {w[:-3] + "a", w[:-3]}
-    if w.endswith("i"):  # Israeli, Pakistani, Iraqi
+    elif w.endswith("i") and len(w) >= 5:  # Israeli, Pakistani, Iraqi
         forms.add(w[:-1])
     return {f for f in forms if len(f) >= 4 and f != w}
 
@@ -112,7 +129,7 @@ def _other_forms(word: str) -> set[str]:
 def other_forms_of_names(text: str) -> dict[str, set[str]]:
     """For each capitalized content word of ``text`` (by its stem), the country or demonym forms a passage may use
     instead: "Estonia's foreign minister" is "Estonian Foreign Minister Margus Tsahkna". Only capitalized words of
-    the passage may match them, so a "Ivan" is never found in "ivy"."""
+    the passage may match them: "Chinese" is found in "China", never in "bone china"."""
     return {stem(w): _other_forms(w) for w in words(text)
             if w[:1].isupper() and len(w) >= 4 and w.lower() not in STOPWORDS and not w.isupper()}
 
