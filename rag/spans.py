@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.citations import Evidence, counted_noun, counts_noun, strip_markers
-from rag.text import DATE_LIKE, STOPWORDS, content_stems, plain_words, question_stems, stem, token_f1, words
+from rag.text import DATE_LIKE, STOPWORDS, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
