@@ -58,9 +58,14 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+def bare_word(word: str) -> str:
+    """Lower-cased, without a possessive 's: "Russia’s" → "russia"."""
+    return re.sub(r"['’]s$", "", word.lower())
+
+
 def plain_words(text: str) -> set[str]:
     """Lower-cased words without a possessive 's: "Russia’s" → "russia"."""
-    return {re.sub(r"['’]s$", "", w.lower()) for w in words(text)}
+    return {bare_word(w) for w in words(text)}
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
@@ -103,7 +108,7 @@ def _other_forms(word: str) -> set[str]:
     The people → country rules apply only to words with a demonym's ending (-ian, -an, -ese, -i), so
     "Johnson" never becomes "john" nor "Houston" "house".
     """
-    w = re.sub(r"['’]s$", "", word.lower())
+    w = bare_word(word)
     if w.endswith("s") and w[:-1].endswith(("an", "ese", "i")):
         w = w[:-1]  # "Ukrainians" is said of "Ukraine" as "Ukrainian" is
     # country → people: Russian, Brazilian, Ukrainian, Italian, European, Japanese, Chinese, Israeli
@@ -140,7 +145,7 @@ def covered_share(question_stems: set[str], text: str, other_forms: dict[str, se
         return 0.0
     missing = question_stems - content_stems(text)
     if missing and other_forms:
-        caps = {re.sub(r"['’]s$", "", w.lower()) for w in words(text) if w[:1].isupper()}
+        caps = {bare_word(w) for w in words(text) if w[:1].isupper()}
         missing = {s for s in missing if not other_forms.get(s, set()) & caps}
     return 1.0 - len(missing) / len(question_stems)
 
