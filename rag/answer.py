@@ -238,7 +238,7 @@ class Pipeline:
         Empty when the generator cannot score continuations (an HTTP server, whose bigger model's own
         words are then kept, verified as usual) or there is nothing to rank.
         """
-        from rag.spans import SpanRanker, candidate_features, llm_features, span_candidates
+        from rag.spans import SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates
 
         scorer = getattr(self.generator, "score", None)
         limit = self.settings.span_llm_candidates
@@ -266,6 +266,7 @@ class Pipeline:
         candidates = [c for c in candidates if not c.features["owner_of_question"]]
         if not candidates:
             return []
+        add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder)
         shortlist = ranker.shortlist(candidates, limit)
         scores = scorer(messages, [c.text for c in shortlist])
         if scores is None:

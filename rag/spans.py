@@ -52,7 +52,9 @@ CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance
                   "is_subtree", "is_name", "typed_name", "counted_noun", "owner_of_question",
                   # where the span sits in the sentence's dependency tree, relative to the question's words
                   "dep_distance", "head_in_question", "sibling_of_question", "role_subject", "role_object",
-                  "role_pobj", "role_appos", "role_modifier", "same_role_as_wh")
+                  "role_pobj", "role_appos", "role_modifier", "same_role_as_wh",
+                  # the question with the span in place of its wh-phrase, embedded against the sentence
+                  "answered_cos")
 LLM_FEATURES = ("lp_sum", "lp_end", "lp_total", "lp_mean", "n_tokens")
 
 
@@ -233,6 +235,45 @@ def syntax_features(c: Candidate, question: str, question_doc=None) -> dict[str,
     return out
 
 
+
+
+def wh_phrase(question_doc) -> tuple[int, int] | None:
+    """Character offsets of the question's wh-phrase: "How many" in "How many prisoners were swapped?",
+    "Which region" in "Which region has Russia insisted on seizing?", "Who" in "Who announced …"."""
+    if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        return None
+    for t in question_doc:
+        if t.lower_ not in _WH_WORDS:
+            continue
+        h = t.head
+        # "which region", "what year", "how many", "how long": the word it qualifies belongs to it;
+        # not the verb of "how did he describe it"
+        if h.i > t.i and (t.dep_ == "det" or (t.lower_ == "how" and h.pos_ in ("ADJ", "ADV", "DET"))):
+            return t.idx, h.idx + len(h.text)
+        return t.idx, t.idx + len(t.text)
+    return None
+
+
+def answered_question(question: str, span: tuple[int, int] | None, answer: str) -> str:
+    """The question as a statement the candidate would make true: "314 prisoners were swapped"."""
+    if span is None:
+        return f"{answer} {question}"
+    return (question[:span[0]] + answer + question[span[1]:]).rstrip(" ?")
+
+
+def add_answered_cos(candidates: Sequence[Candidate], sentences: Sequence[str], question: str, question_doc,
+                     embedder) -> None:
+    """``answered_cos``: how close the question, answered by the candidate, comes to the candidate's own
+    sentence (MiniLM cosine). The span that fills the question's gap makes it read like the sentence; a span
+    from elsewhere in the sentence makes it read like neither. One batch for all candidates."""
+    if not candidates:
+        return
+    span = wh_phrase(question_doc)
+    texts = [answered_question(question, span, c.text) for c in candidates]
+    vecs = embedder.encode_documents(texts + list(sentences))
+    sent_vecs = vecs[len(texts):]
+    for c, v in zip(candidates, vecs[:len(texts)]):
+        c.features["answered_cos"] = float(v @ sent_vecs[c.evidence])
 
 
 def llm_features(lp_sum: float, lp_end: float, n_tokens: int) -> dict[str, float]:

@@ -89,6 +89,41 @@ def test_syntax_features_are_neutral_without_a_parse():
     assert f["dep_distance"] == 1.0 and sum(f.values()) == 1.0
 
 
+@pytest.mark.parametrize("question, statement", [
+    ("How many prisoners were swapped?", "314 prisoners were swapped"),
+    ("Which region has Russia insisted on seizing?", "314 has Russia insisted on seizing"),
+    ("Who heads Ukraine's delegation?", "314 heads Ukraine's delegation"),
+    # "how" keeps its verb: only "how many/much/long/…" is one phrase
+    ("How did Umerov describe the talks?", "314 did Umerov describe the talks"),
+    ("In what year did the war end?", "In 314 did the war end"),
+])
+def test_the_candidate_takes_the_place_of_the_wh_phrase(nlp, question, statement):
+    from rag.spans import answered_question, wh_phrase
+
+    assert answered_question(question, wh_phrase(nlp(question)), "314") == statement
+
+
+def test_without_a_parse_the_candidate_is_put_before_the_question():
+    from rag.spans import answered_question, wh_phrase
+
+    assert wh_phrase(None) is None
+    assert answered_question("Who won?", None, "Denver") == "Denver Who won?"
+
+
+@pytest.mark.model
+def test_answered_question_is_closest_to_its_sentence_for_the_span_that_fills_the_gap(nlp, real_embedder):
+    from rag.spans import add_answered_cos
+
+    sentence = ("The head of Ukraine’s delegation, national security chief Rustem Umerov, called the talks in "
+                "Abu Dhabi “meaningful and productive” late Wednesday.")
+    question = "Who heads Ukraine's delegation?"
+    cands = [cand(t) for t in ("Rustem Umerov", "Abu Dhabi", "Wednesday")]
+    add_answered_cos(cands, [sentence], question, nlp(question), real_embedder)
+    cos = {c.text: c.features["answered_cos"] for c in cands}
+    assert cos["Rustem Umerov"] > max(cos["Abu Dhabi"], cos["Wednesday"]), cos
+    assert all(-1.0 <= v <= 1.0 for v in cos.values())
+
+
 def stage(features, coef, intercept=0.0):
     return {"features": list(features), "mean": [0.0] * len(features), "scale": [1.0] * len(features),
             "coef": list(coef), "intercept": intercept}
