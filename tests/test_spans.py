@@ -96,6 +96,10 @@ def test_syntax_features_are_neutral_without_a_parse():
     # "how" keeps its verb: only "how many/much/long/…" is one phrase
     ("How did Umerov describe the talks?", "314 did Umerov describe the talks"),
     ("In what year did the war end?", "In 314 did the war end"),
+    ("Whose wall marked the border?", "314's wall marked the border"),
+    # the wh-word that asks, not a relative pronoun or a name
+    ("The Church supports those persons who oppose what?", "The Church supports those persons who oppose 314"),
+    ("In Doctor Who, what is the TARDIS?", "In Doctor Who, 314 is the TARDIS"),
 ])
 def test_the_candidate_takes_the_place_of_the_wh_phrase(nlp, question, statement):
     from rag.spans import answered_question, wh_phrase
@@ -107,7 +111,7 @@ def test_without_a_parse_the_candidate_is_put_before_the_question():
     from rag.spans import answered_question, wh_phrase
 
     assert wh_phrase(None) is None
-    assert answered_question("Who won?", None, "Denver") == "Denver Who won?"
+    assert answered_question("Who won?", None, "Denver") == "Denver Who won"
 
 
 @pytest.mark.model
@@ -245,3 +249,24 @@ def test_without_a_scorer_or_with_the_ranker_off_the_drafts_words_are_kept(make_
     assert make_pipe("314 prisoners [1]").ask(Q314).spans == []  # e.g. an HTTP server's bigger model
     off = make_pipe("314 prisoners [1]", scorer=lambda t: 0.0, span_ranker=False).ask(Q314)
     assert off.spans == [] and "314" in off.answer
+
+
+def test_the_trainer_computes_answered_cos_as_the_pipeline_does(make_pipe, hash_embedder, nlp):
+    """No train/serve skew: features the trainer recomputes from stored sentences equal the pipeline's."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    from train_span_ranker import refresh_evidence_features
+
+    pipe = make_pipe("[1]", scorer=lambda t: 0.0, span_llm_candidates=64)
+    pipe.ranker = LIKELIHOOD_ONLY
+    ans = pipe.ask("  " + QWHAT)  # the pipeline cleans the question; the trainer must too
+    assert {c.evidence for c in ans.spans} == {0, 1}  # candidates of both sentences: each is matched to its own
+    served = {c.text: c.features["answered_cos"] for c in ans.spans}
+    assert len(set(served.values())) > 1  # it tells the candidates apart
+    rows = [("  " + QWHAT, [], [(c.text, {k: v for k, v in c.features.items() if k != "answered_cos"},
+                                 c.doc.text, c.start, c.end) for c in ans.spans])]
+    refresh_evidence_features(rows, embedder=hash_embedder, nlp=nlp, progress=False)
+    trained = {t: f["answered_cos"] for t, f, *_ in rows[0][2]}
+    assert trained == pytest.approx(served, abs=1e-5)
