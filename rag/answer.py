@@ -106,11 +106,13 @@ class Answer:
                 "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}}
 
 
-def _cosines(embedder, query: str, texts: Sequence[str]) -> np.ndarray:
+def _embed(embedder, query: str, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(cosines with the query, the texts' vectors)."""
     if not texts:
-        return np.zeros(0, dtype=np.float32)
+        return np.zeros(0, dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
     q = embedder.encode_queries([query])[0]
-    return embedder.encode_documents(list(texts)) @ q
+    vecs = embedder.encode_documents(list(texts))
+    return vecs @ q, vecs
 
 
 def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, query: str,
@@ -127,15 +129,15 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
             seen.add((c.doc_id, a))
             window = " ".join(sents[max(0, k - 1):k + 2]) + " " + c.title
             raw.append((hit, a, b, sents[k], window))
-    cos = _cosines(embedder, query, [r[3] for r in raw])
+    cos, vecs = _embed(embedder, query, [r[3] for r in raw])
     forms = {k: v for k, v in other_forms_of_names(query).items() if k in question_stems}
     out = []
-    for (hit, a, b, text, window), cs in zip(raw, cos):
+    for (hit, a, b, text, window), cs, vec in zip(raw, cos, vecs):
         cov_sent = covered_share(question_stems, text, forms)
         cov_window = covered_share(question_stems, window, forms)
         score = float(cs) + 0.3 * cov_sent + 0.05 / hit.rank
         out.append(Evidence(hit.chunk.doc_id, hit.chunk.title, hit.chunk.chunk_id, a, b, text, hit.chunk.text,
-                            hit.rank, float(cs), cov_window, score))
+                            hit.rank, float(cs), cov_window, score, vec))
     out.sort(key=lambda e: -e.score)
     return out
 
@@ -266,7 +268,8 @@ class Pipeline:
         candidates = [c for c in candidates if not c.features["owner_of_question"]]
         if not candidates:
             return []
-        add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder)
+        add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
+                         [e.vector for e in evidence[:n_sentences]])
         shortlist = ranker.shortlist(candidates, limit)
         scores = scorer(messages, [c.text for c in shortlist])
         if scores is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.text import (
     DATE_LIKE, STOPWORDS, content_stems, numbers_in, numbers_in_any_form, squad_normalize, stem, word_spans, words,
@@ -41,6 +41,7 @@ class Evidence:
     cosine: float = 0.0
     coverage: float = 0.0
     score: float = 0.0
+    vector: object = field(default=None, repr=False, compare=False)  # the sentence's embedding, if kept
 
 
 @dataclass(frozen=True)

@@ -283,18 +283,22 @@ def answered_question(question: str, span: tuple[int, int, bool] | None, answer:
 
 
 def add_answered_cos(candidates: Sequence[Candidate], sentences: Sequence[str], question: str, question_doc,
-                     embedder) -> None:
+                     embedder, sentence_vectors: Sequence | None = None) -> None:
     """``answered_cos``: how close the question, answered by the candidate, comes to the candidate's own
     sentence (MiniLM cosine). The span that fills the question's gap makes it read like the sentence; a span
-    from elsewhere in the sentence makes it read like neither. One batch for all candidates."""
+    from elsewhere in the sentence makes it read like neither.
+
+    The short statements are embedded in one batch of their own: with the sentences in it, every one would
+    be padded to a sentence's length (3x the time). ``sentence_vectors`` are the sentences' embeddings if
+    they were already computed (``gather_evidence`` keeps them)."""
     if not candidates:
         return
     span = wh_phrase(question_doc)
-    texts = [answered_question(question, span, c.text) for c in candidates]
-    vecs = embedder.encode_documents(texts + list(sentences))
-    sent_vecs = vecs[len(texts):]
-    for c, v in zip(candidates, vecs[:len(texts)]):
-        c.features["answered_cos"] = float(v @ sent_vecs[c.evidence])
+    vecs = embedder.encode_documents([answered_question(question, span, c.text) for c in candidates])
+    if sentence_vectors is None or any(v is None for v in sentence_vectors):
+        sentence_vectors = embedder.encode_documents(list(sentences))
+    for c, v in zip(candidates, vecs):
+        c.features["answered_cos"] = float(v @ sentence_vectors[c.evidence])
 
 
 def llm_features(lp_sum: float, lp_end: float, n_tokens: int) -> dict[str, float]:
