@@ -490,5 +490,12 @@ def _render(claims: Sequence[Claim], evidence: Sequence[Evidence]) -> tuple[list
     citations = []
     for idx, n in numbers.items():
         e = evidence[idx]
-        citations.append(Citation(n, e.doc_id, e.title, e.chunk_id, e.start, e.end, e.text, e.context))
+        quote = _without_next_opening_quote(e.text)
+        citations.append(Citation(n, e.doc_id, e.title, e.chunk_id, e.start, e.start + len(quote), quote, e.context))
     return citations, " ".join(pieces)
+
+
+def _without_next_opening_quote(sentence: str) -> str:
+    """The sentence splitter leaves the next sentence's opening quote mark on this one ("… Jared Kushner. “"):
+    a quoted citation ends at its last word."""
+    return re.sub(r"\s*[“‘«]+$", "", sentence) or sentence

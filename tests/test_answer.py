@@ -142,6 +142,19 @@ def test_a_how_low_question_is_answered_from_the_sentence_that_never_says_low(ma
     assert "temperatures fell to -25C" in ans.citations[0].quote
 
 
+def test_a_quoted_citation_ends_at_its_last_word_not_at_the_next_sentences_opening_quote(make_pipe):
+    # the splitter leaves "… Jared Kushner. “" with the next sentence's opening quote mark on this one
+    pipe = make_pipe("Jared Kushner [1]")
+    ans = pipe.ask("Who joined Witkoff in the United Arab Emirates by Trump’s son-in-law?")
+    assert not ans.abstained, ans.notes
+    c = ans.citations[0]
+    assert c.quote.endswith("son-in-law Jared Kushner."), c.quote
+    from rag.documents import load_corpus
+
+    article = next(d for d in load_corpus(pipe.settings.corpus).documents if d.doc_id == c.doc_id).text
+    assert article[c.start:c.end] == c.quote  # the offsets still point at exactly the quoted words
+
+
 def test_missing_answer_type_abstains(make_pipe):
     # a "when" question whose best passages hold no date: the model's guess is not taken
     ans = make_pipe("in 1999").ask("When did the Donbas region fighting between forces over territory end?")
