@@ -109,6 +109,14 @@ def search(
         typer.echo(f"    {h.chunk.text}\n")
 
 
+_OPENING_QUOTES = "\"“‘«'"
+
+
+def quoted(sentence: str) -> str:
+    """``sentence`` in quote marks, unless it already opens with one (a quoted remark: no ““…”)."""
+    return sentence if sentence[:1] in _OPENING_QUOTES else f"“{sentence}”"
+
+
 def print_answer(ans) -> None:
     typer.echo(ans.answer)
     if ans.abstained:
@@ -119,7 +127,7 @@ def print_answer(ans) -> None:
         return
     typer.echo("\nSources:")
     for c in ans.citations:
-        typer.echo(f"  [{c.n}] {c.title} ({c.doc_id})\n      “{c.quote}”")
+        typer.echo(f"  [{c.n}] {c.title} ({c.doc_id})\n      {quoted(c.quote)}")
 
 
 @app.command()

@@ -67,3 +67,12 @@ def test_index_search_ask_end_to_end(tmp_path):
 
     r = rag("ask", "How many prisoners were swapped?", "--index", idx, env={"RAG_LLM_PATH": str(tmp_path / "no.gguf")})
     assert r.returncode == 1 and "no.gguf" in r.stderr and "RAG_LLM_PATH" in r.stderr
+
+
+def test_sources_quote_a_sentence_once():
+    from rag.cli import quoted
+
+    assert quoted("Ukraine and Russia swapped 314 prisoners.") == "“Ukraine and Russia swapped 314 prisoners.”"
+    # a remark the article already quotes keeps its own marks instead of gaining a second pair
+    assert quoted("“We are ready,” he said.") == "“We are ready,” he said."
+    assert quoted("'We are ready,' he said.") == "'We are ready,' he said."
