@@ -23,8 +23,11 @@ from typing import Callable, Sequence
 from rag.documents import Document
 
 Span = tuple[int, int]
-CHUNKER = "spacy-sentencizer/1"  # recorded in the manifest: a new splitter means new chunks
+CHUNKER = "spacy-sentencizer/2"  # recorded in the manifest: a new splitter means new chunks
 _PARA = re.compile(r"[^\n]+")
+# the sentencizer ends a sentence after the punctuation that follows its full stop, so the opening quote mark
+# of the next sentence ("…his daily address. “Russia must…") would stay behind on this one
+_TRAILING_OPEN_QUOTE = re.compile(r"\s+[“\"‘«]+$")
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,16 @@ def split_sentences(text: str) -> list[Span]:
     paras = [(m.start(), m.group()) for m in _PARA.finditer(text) if m.group().strip()]
     spans: list[Span] = []
     for (p_start, p_text), doc in zip(paras, _sentencizer().pipe(p for _, p in paras)):
-        for sent in doc.sents:
-            span = _strip(text, p_start + sent.start_char, p_start + sent.end_char)
+        sents = list(doc.sents)
+        carry = None  # where an opening quote mark moved from the previous sentence begins
+        for k, sent in enumerate(sents):
+            a, b = p_start + sent.start_char, p_start + sent.end_char
+            if carry is not None:
+                a, carry = carry, None
+            m = _TRAILING_OPEN_QUOTE.search(text, a, b)
+            if m and k + 1 < len(sents) and text[a:m.start()].strip():  # not the paragraph's last: nothing to open
+                carry, b = m.start(), m.start()
+            span = _strip(text, a, b)
             if span:
                 spans.append(span)
     return spans

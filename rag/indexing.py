@@ -88,7 +88,14 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
         if not rebuild:
             try:
                 prev = IndexStore.load(index_dir, with_bm25=False)
-                check_compatible(prev.manifest, expect, index_dir)
+                # a newer newsrag splitting sentences differently is not a setting the user chose: no --rebuild
+                # needed, but every chunk changes, so nothing can be reused
+                old_chunker = prev.manifest.get("chunker")
+                check_compatible({**prev.manifest, "chunker": expect["chunker"]}, expect, index_dir)
+                if old_chunker != expect["chunker"]:
+                    report.warn(f"index built by the sentence splitter {old_chunker!r}, this newsrag uses "
+                                f"{expect['chunker']!r}: building every chunk again")
+                    prev = None
             except IndexMismatchError:
                 raise
             except IndexError_ as e:

@@ -50,3 +50,17 @@ def test_any_unicode_text_chunks_cover_all_sentences_with_exact_offsets(text):
     _check(doc, chunks)
     for a, b in split_sentences(text):
         assert text[a:b].strip() == text[a:b] and text[a:b]
+
+
+def test_an_opening_quote_mark_starts_its_own_sentence():
+    text = ('Zelenskyy spoke on Wednesday. “Russia must be ready for this,” he said. "Partners too." '
+            '‘Soon,’ she added.\nA quote mark that opens nothing stays put. “')
+    got = [text[a:b] for a, b in split_sentences(text)]
+    assert got == ["Zelenskyy spoke on Wednesday.", "“Russia must be ready for this,” he said.", '"Partners too."',
+                   "‘Soon,’ she added.", "A quote mark that opens nothing stays put. “"]
+    # the seed article: every quoted remark opens with its quote mark, no sentence ends with one
+    doc = load_corpus(SEEDS).documents[0]
+    sents = [doc.text[a:b] for a, b in split_sentences(doc.text)]
+    assert not [s for s in sents if s.endswith("“")]
+    assert "Russia must be ready for this,” Zelenskyy said in his daily address to the nation Wednesday." in sents
+    assert any(s.startswith("“Partners must also be ready") for s in sents)

@@ -98,6 +98,23 @@ def test_manifest_mismatch_is_a_clear_error(settings, hash_embedder):
     load(other, hash_embedder)
 
 
+def test_a_newer_sentence_splitter_rebuilds_without_being_asked(settings, hash_embedder, monkeypatch):
+    build_index(settings, hash_embedder, progress=False)
+    monkeypatch.setattr("rag.chunking.CHUNKER", "spacy-sentencizer/next")
+    with pytest.raises(IndexMismatchError, match="chunker"):
+        load(settings, hash_embedder)  # the chat and `rag ask` refuse chunks split the old way
+    report = build_index(settings, hash_embedder, progress=False)  # `rag index` (and `make run`) rebuild them
+    assert report.embedded == report.n_chunks
+    assert any("sentence splitter" in w for w in report.warnings)
+    assert load(settings, hash_embedder).manifest["chunker"] == "spacy-sentencizer/next"
+    # only the splitter is waived: another embedding model still needs an explicit --rebuild
+    from rag.embedding import HashEmbedder
+
+    monkeypatch.setattr("rag.chunking.CHUNKER", "spacy-sentencizer/later")
+    with pytest.raises(IndexMismatchError, match="embed_model"):
+        build_index(settings, HashEmbedder(model_id="another-model"), progress=False)
+
+
 def test_missing_and_corrupt_index_messages(settings, hash_embedder):
     with pytest.raises(IndexMissingError, match="rag index"):
         load(settings, hash_embedder)
