@@ -34,7 +34,8 @@ from rag.citations import (
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.text import (
-    STOPWORDS, content_stems, covered_share, other_forms_of_names, plain_words, question_stems, stem, token_f1, words,
+    STOPWORDS, content_stems, covered_share, other_forms_of_names, plain_words, question_stems, quoted, stem, token_f1,
+    words,
 )
 
 log = logging.getLogger(__name__)
@@ -481,7 +482,7 @@ def _render(claims: Sequence[Claim], evidence: Sequence[Evidence]) -> tuple[list
     for c in claims:
         n = numbers.setdefault(c.evidence, len(numbers) + 1)
         if c.kind == "quote":
-            pieces.append(f"“{c.text}” [{n}]")
+            pieces.append(f"{quoted(c.text)} [{n}]")
         elif c.kind == "sentence" and c.text and c.text[-1] in ".!?":
             pieces.append(f"{c.text[:-1]} [{n}]{c.text[-1]}")
         else:
@@ -495,6 +496,6 @@ def _render(claims: Sequence[Claim], evidence: Sequence[Evidence]) -> tuple[list
 
 
 def _without_next_opening_quote(sentence: str) -> str:
-    """The sentence splitter leaves the next sentence's opening quote mark on this one ("… Jared Kushner. “"):
-    a quoted citation ends at its last word."""
+    """A quote mark that opens nothing (the last thing in its paragraph, "… Jared Kushner. “") is not quoted:
+    a citation ends at its sentence's last word."""
     return re.sub(r"\s*[“‘«]+$", "", sentence) or sentence

@@ -27,7 +27,7 @@ CHUNKER = "spacy-sentencizer/2"  # recorded in the manifest: a new splitter mean
 _PARA = re.compile(r"[^\n]+")
 # the sentencizer ends a sentence after the punctuation that follows its full stop, so the opening quote mark
 # of the next sentence ("…his daily address. “Russia must…") would stay behind on this one
-_TRAILING_OPEN_QUOTE = re.compile(r"\s+[“\"‘«]+$")
+_TRAILING_OPEN_QUOTE = re.compile(r"(?:\s+[“\"‘«]+)+$")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ def split_sentences(text: str) -> list[Span]:
             if carry is not None:
                 a, carry = carry, None
             m = _TRAILING_OPEN_QUOTE.search(text, a, b)
-            if m and k + 1 < len(sents) and text[a:m.start()].strip():  # not the paragraph's last: nothing to open
+            # not in the paragraph's last sentence: there it opens nothing
+            if m and any(s.text.strip() for s in sents[k + 1:]) and text[a:m.start()].strip():
                 carry, b = m.start(), m.start()
             span = _strip(text, a, b)
             if span:

@@ -8,6 +8,7 @@ line and exit non-zero (2 for a bad question), never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -52,6 +53,11 @@ def index(
 
     s = _settings(corpus=corpus, index=index)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    # the build's warnings (duplicate or unreadable articles) are listed once, after the progress bars,
+    # not also by Python's last-resort log handler in the middle of them
+    docs_log = logging.getLogger("rag.documents")
+    if not docs_log.handlers:
+        docs_log.addHandler(logging.NullHandler())
     try:
         r = build_index(s, make_embedder(s), s.corpus, s.index, rebuild=rebuild, progress=not quiet)
     except KeyboardInterrupt:
@@ -109,15 +115,9 @@ def search(
         typer.echo(f"    {h.chunk.text}\n")
 
 
-_OPENING_QUOTES = "\"“‘«'"
-
-
-def quoted(sentence: str) -> str:
-    """``sentence`` in quote marks, unless it already opens with one (a quoted remark: no ““…”)."""
-    return sentence if sentence[:1] in _OPENING_QUOTES else f"“{sentence}”"
-
-
 def print_answer(ans) -> None:
+    from rag.text import quoted
+
     typer.echo(ans.answer)
     if ans.abstained:
         if ans.passages:

@@ -85,17 +85,18 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
     try:
         expect = expected_manifest(settings, embedder.model_id)
         prev: IndexStore | None = None
+        resplit = False  # the index's sentences were split by an older splitter
         if not rebuild:
             try:
                 prev = IndexStore.load(index_dir, with_bm25=False)
                 # a newer newsrag splitting sentences differently is not a setting the user chose: no --rebuild
-                # needed, but every chunk changes, so nothing can be reused
+                # needed. Every article is split again; a chunk whose text did not change keeps its vector
                 old_chunker = prev.manifest.get("chunker")
                 check_compatible({**prev.manifest, "chunker": expect["chunker"]}, expect, index_dir)
                 if old_chunker != expect["chunker"]:
                     report.warn(f"index built by the sentence splitter {old_chunker!r}, this newsrag uses "
-                                f"{expect['chunker']!r}: building every chunk again")
-                    prev = None
+                                f"{expect['chunker']!r}: splitting every article again")
+                    resplit = True
             except IndexMismatchError:
                 raise
             except IndexError_ as e:
@@ -131,11 +132,13 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
                 continue
             by_hash[doc.content_hash] = doc.doc_id
             old = prev_docs.get(doc.doc_id)
-            if old and old.get("hash") == doc.content_hash and doc.doc_id in prev_chunks_by_doc:
+            same = bool(old) and old.get("hash") == doc.content_hash and doc.doc_id in prev_chunks_by_doc
+            if same and not resplit:
                 doc_chunks = [prev.chunks[i] for i in prev_chunks_by_doc[doc.doc_id]]
                 srcs = [("prev", i) for i in prev_chunks_by_doc[doc.doc_id]]
             else:
-                changed.append(doc.doc_id)
+                if not same:
+                    changed.append(doc.doc_id)
                 doc_chunks = chunk_article(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
                 srcs = []
                 for c in doc_chunks:
@@ -154,7 +157,8 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
                                      "n_chunks": len(doc_chunks)}
         removed = sorted(set(prev_docs) - set(documents))
         factory = choose_factory(len(chunks), settings.faiss_factory, settings.hnsw_threshold)
-        if prev and not to_embed and not changed and not removed and prev.manifest.get("faiss_factory") == factory:
+        if (prev and not resplit and not to_embed and not changed and not removed
+                and prev.manifest.get("faiss_factory") == factory):
             return BuildResult(index_dir, len(documents), len(chunks), 0, len(chunks), time.perf_counter() - t0, 0.0,
                                warnings=report.warnings, faiss_factory=factory, unchanged=True)
 

@@ -193,3 +193,11 @@ def numbers_in_any_form(text: str) -> set[str]:
     from text_to_num import alpha2digit
 
     return numbers_in(text) | numbers_in(alpha2digit(text, "en", threshold=0))
+
+
+_OPENING_QUOTES = "\"“‘«'"
+
+
+def quoted(sentence: str) -> str:
+    """``sentence`` in quote marks, unless it already opens with one (a quoted remark: no ““…”)."""
+    return sentence if sentence[:1] in _OPENING_QUOTES else f"“{sentence}”"

@@ -143,7 +143,8 @@ def test_a_how_low_question_is_answered_from_the_sentence_that_never_says_low(ma
 
 
 def test_a_quoted_citation_ends_at_its_last_word_not_at_the_next_sentences_opening_quote(make_pipe):
-    # the splitter leaves "… Jared Kushner. “" with the next sentence's opening quote mark on this one
+    # the next sentence opens with a quote mark, which spaCy's sentencizer leaves on this one ("… Kushner. “");
+    # rag.chunking moves it, and a quote mark that opens nothing at a paragraph's end is trimmed from the quote
     pipe = make_pipe("Jared Kushner [1]")
     ans = pipe.ask("Who joined Witkoff in the United Arab Emirates by Trump’s son-in-law?")
     assert not ans.abstained, ans.notes
@@ -153,6 +154,16 @@ def test_a_quoted_citation_ends_at_its_last_word_not_at_the_next_sentences_openi
 
     article = next(d for d in load_corpus(pipe.settings.corpus).documents if d.doc_id == c.doc_id).text
     assert article[c.start:c.end] == c.quote  # the offsets still point at exactly the quoted words
+
+
+def test_a_quoted_remark_is_not_wrapped_in_a_second_pair_of_quote_marks():
+    from rag.answer import _render
+    from rag.citations import Claim, Evidence
+
+    said = "“Russia must be ready for this,” Zelenskyy said."
+    ev = [Evidence("d", "t", "c", 10, 10 + len(said), said, said, 0), Evidence("d", "t", "c", 0, 9, "He spoke.", "", 0)]
+    _, body = _render([Claim(said, 0, "quote"), Claim("He spoke.", 1, "quote")], ev)
+    assert body == "“Russia must be ready for this,” Zelenskyy said. [1] “He spoke.” [2]"
 
 
 def test_missing_answer_type_abstains(make_pipe):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -47,10 +48,15 @@ def test_help_lists_the_commands():
 @pytest.mark.model
 def test_index_search_ask_end_to_end(tmp_path):
     idx = str(tmp_path / "idx")
-    r = rag("index", "--corpus", str(SEEDS), "--index", idx, "--quiet")
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    seed = next(corpus.glob("*.txt"))
+    shutil.copy(seed, corpus / "copy.txt")
+    r = rag("index", "--corpus", str(corpus), "--index", idx, "--quiet")
     assert r.returncode == 0, r.stderr
     assert "chunks/s" in r.stdout
-    r = rag("index", "--corpus", str(SEEDS), "--index", idx, "--quiet")
+    assert r.stderr.count("same text as") == 1, r.stderr  # the duplicate is reported once, not twice
+    r = rag("index", "--corpus", str(corpus), "--index", idx, "--quiet")
     assert "up to date" in r.stdout
 
     r = rag("search", "How many prisoners did Russia and Ukraine exchange?", "--index", idx, "--json")
@@ -70,7 +76,7 @@ def test_index_search_ask_end_to_end(tmp_path):
 
 
 def test_sources_quote_a_sentence_once():
-    from rag.cli import quoted
+    from rag.text import quoted
 
     assert quoted("Ukraine and Russia swapped 314 prisoners.") == "“Ukraine and Russia swapped 314 prisoners.”"
     # a remark the article already quotes keeps its own marks instead of gaining a second pair

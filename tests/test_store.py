@@ -104,8 +104,9 @@ def test_a_newer_sentence_splitter_rebuilds_without_being_asked(settings, hash_e
     with pytest.raises(IndexMismatchError, match="chunker"):
         load(settings, hash_embedder)  # the chat and `rag ask` refuse chunks split the old way
     report = build_index(settings, hash_embedder, progress=False)  # `rag index` (and `make run`) rebuild them
-    assert report.embedded == report.n_chunks
     assert any("sentence splitter" in w for w in report.warnings)
+    assert not report.unchanged and report.changed_docs == []
+    assert report.embedded == 0 and report.reused == report.n_chunks  # the same passages keep their vectors
     assert load(settings, hash_embedder).manifest["chunker"] == "spacy-sentencizer/next"
     # only the splitter is waived: another embedding model still needs an explicit --rebuild
     from rag.embedding import HashEmbedder
