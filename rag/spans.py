@@ -148,8 +148,6 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
     noun = counted_noun(question)
     # "314 prisoners" for "how many prisoners": the number that counts what the question counts
     counts = counts_noun(ev.text, c.start, c.end, noun)
-    # "Russia’s Vladimir Putin": a possessive that qualifies what the question names does not answer it
-    owner = re.match(r"['’]s\s+(\w+)", ev.text[c.end:c.end + 40])
     return {
         "ev_rank": float(c.evidence),
         "ev_score": ev.score,
@@ -169,9 +167,26 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
         "is_name": float(c.kind == "name"),
         "typed_name": float(typed and c.kind == "name" and "PERSON" in labels),
         "counted_noun": float(counts),
-        "owner_of_question": float(bool(owner) and owner.group(1).lower() in q_words),
+        "owner_of_question": float(owner_of_question(c, ev.text, question, q_words)),
         **syntax_features(c, question, question_doc),
     }
+
+
+def owner_of_question(c: Candidate, sentence: str, question: str, q_words: set[str]) -> bool:
+    """True when the candidate owns what the question names: "Russia’s Vladimir Putin" for "Where did Trump
+    host Vladimir Putin?", "Ukraine’s eastern Donbas region" for "Which region…?". It qualifies the thing
+    asked about, it is not that thing. A "whose" question asks for exactly the owner ("Hadrian's")."""
+    if re.search(r"\bwhose\b", question, re.I):
+        return False
+    after = re.match(r"['’]s\s+(\w+)", sentence[c.end:c.end + 40])
+    if after and after.group(1).lower() in q_words:
+        return True
+    doc = c.doc
+    if after is None or doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    span = doc.char_span(c.start, c.end, alignment_mode="expand")
+    # the possessed noun may stand a few words on, past its adjectives and compounds
+    return span is not None and span.root.dep_ == "poss" and span.root.head.lower_ in q_words
 
 
 _ROLES = {"nsubj": "subject", "nsubjpass": "subject", "csubj": "subject", "agent": "subject",

@@ -60,6 +60,26 @@ def test_numbers_stand_alone_and_markers_are_not_candidates(nlp):
     assert not {"-19", "19", "320", "1"} & set(found), found
 
 
+@pytest.mark.parametrize("sentence,question,owner,owns", [
+    ("Russia has insisted on seizing Ukraine’s eastern Donbas region.", "Which region has Russia insisted on seizing?",
+     "Ukraine", True),
+    ("Trump hosted Russia’s Vladimir Putin in Alaska.", "Where did Trump host Vladimir Putin?", "Russia", True),
+    # "whose" asks for the owner itself
+    ("Fragments of Hadrian's Wall are visible around Newcastle.", "Whose wall has fragments visible?", "Hadrian", False),
+    # the owner of something the question does not name
+    ("Russia has insisted on seizing Ukraine’s eastern Donbas region.", "Which country did Russia attack?",
+     "Ukraine", False),
+])
+def test_the_owner_of_what_the_question_names_is_not_its_answer(nlp, sentence, question, owner, owns):
+    from rag.spans import owner_of_question
+    from rag.text import STOPWORDS, plain_words
+
+    doc = nlp(sentence)
+    c = next(c for c in span_candidates([doc], question) if c.text == owner)
+    q_words = {w for w in plain_words(question) if w not in STOPWORDS}
+    assert owner_of_question(c, sentence, question, q_words) is owns
+
+
 def test_candidates_remember_which_sentence_they_came_from(nlp):
     docs = [nlp("Talks were held in Geneva."), nlp("The deal was signed by Maria Lopez.")]
     by_text = {c.text: c.evidence for c in span_candidates(docs, "Who signed the deal?")}
