@@ -107,18 +107,22 @@ class Answer:
                 "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}}
 
 
-def _embed(embedder, query: str, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(cosines with the query, the texts' vectors)."""
+def _embed(embedder, query: str, texts: Sequence[str], vectors: np.ndarray | None = None,
+           query_vector: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(cosines with the query, the texts' vectors); ``vectors`` when the index already holds them."""
     if not texts:
         return np.zeros(0, dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
-    q = embedder.encode_queries([query])[0]
-    vecs = embedder.encode_documents(list(texts))
-    return vecs @ q, vecs
+    q = embedder.encode_queries([query])[0] if query_vector is None else query_vector
+    if vectors is None:
+        vectors = embedder.encode_documents(list(texts))
+    return vectors @ q, vectors
 
 
 def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, query: str,
-                    max_hits: int = 5) -> list[Evidence]:
-    """Every sentence of the top chunks, scored against the question, best first."""
+                    max_hits: int = 5, store=None, query_vector: np.ndarray | None = None) -> list[Evidence]:
+    """Every sentence of the top chunks, scored against the question, best first.
+
+    With ``store`` (the index the hits came from) the sentences' vectors are read from it, not computed."""
     raw: list[tuple[Hit, int, int, str, str]] = []
     seen = set()
     for hit in hits[:max_hits]:
@@ -130,7 +134,12 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
             seen.add((c.doc_id, a))
             window = " ".join(sents[max(0, k - 1):k + 2]) + " " + c.title
             raw.append((hit, a, b, sents[k], window))
-    cos, vecs = _embed(embedder, query, [r[3] for r in raw])
+    stored = None
+    if store is not None and raw:
+        found = [store.sentence_vector(r[0].chunk.doc_id, r[1]) for r in raw]
+        if all(v is not None for v in found):
+            stored = np.stack(found)
+    cos, vecs = _embed(embedder, query, [r[3] for r in raw], stored, query_vector)
     forms = {k: v for k, v in other_forms_of_names(query).items() if k in question_stems}
     out = []
     for (hit, a, b, text, window), cs, vec in zip(raw, cos, vecs):
@@ -302,7 +311,8 @@ class Pipeline:
             q_stems = q_stems | question_stems(prev_q) if len(q_stems) < 3 else q_stems
         retriever = Retriever(store, self.embedder, mode or s.retrieval_mode, s.rrf_k, s.candidates)
         hits = retriever.search(query, top_k or s.top_k)
-        evidence = gather_evidence(hits, q_stems, self.embedder, query) if hits else []
+        evidence = gather_evidence(hits, q_stems, self.embedder, query, store=store,
+                                   query_vector=retriever.query_vector) if hits else []
         timings = {"retrieve": time.perf_counter() - t0}
 
         def finish(text, abstained, claims=(), draft="", notes=()):

@@ -74,7 +74,8 @@ def index(
         return
     typer.echo(
         f"indexed {r.n_docs} articles into {r.n_chunks} chunks in {r.seconds:.1f} s "
-        f"({r.chunks_per_s:.1f} chunks/s); embedded {r.embedded} in {r.embed_seconds:.1f} s, reused {r.reused}; "
+        f"({r.chunks_per_s:.1f} chunks/s); {r.n_sentences} sentences, embedded {r.embedded} in {r.embed_seconds:.1f} s, "
+        f"reused {r.reused}; "
         f"{len(r.changed_docs)} new or changed, {len(r.removed_docs)} removed; FAISS {r.faiss_factory} -> {r.index_dir}/"
     )
 

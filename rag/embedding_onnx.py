@@ -207,7 +207,7 @@ class OnnxEmbedder:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(texts), desc="Embedding", unit="chunk")
+            bar = tqdm(total=len(texts), desc="Embedding", unit="text")
         for i in range(0, len(texts), self.batch_size):
             idx = order[i:i + self.batch_size]
             out[idx] = self._run([texts[j] for j in idx])

@@ -1,7 +1,7 @@
 """Build or update an index from a corpus folder, incrementally.
 
 An article whose content hash is unchanged keeps its chunks and vectors; a
-changed article is re-chunked and only chunks whose text is new are embedded;
+changed article is re-chunked and only sentences whose text is new are embedded;
 a deleted article's chunks disappear. Articles stored in ``<index>/uploads/``
 (added from the chat) are indexed with every build, as ``uploads/<name>``. The result is written as a new build
 (see ``rag.store``), so readers of the old one are never disturbed.
@@ -10,6 +10,7 @@ a deleted article's chunks disappear. Articles stored in ``<index>/uploads/``
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import time
@@ -21,7 +22,8 @@ import numpy as np
 from rag.chunking import Chunk, chunk_article
 from rag.documents import load_corpus
 from rag.store import (
-    IndexError_, IndexMismatchError, IndexStore, check_compatible, choose_factory, expected_manifest, write_build,
+    FORMAT_VERSION, IndexError_, IndexFormatError, IndexMismatchError, IndexStore, check_compatible, choose_factory,
+    expected_manifest, sentence_rows, write_build,
 )
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,8 @@ class BuildResult:
     index_dir: Path
     n_docs: int
     n_chunks: int
-    embedded: int
-    reused: int
+    embedded: int         # sentences embedded by this build
+    reused: int           # sentences whose vectors came from the previous build
     seconds: float
     embed_seconds: float
     changed_docs: list[str] = field(default_factory=list)
@@ -43,6 +45,7 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     faiss_factory: str = "Flat"
     unchanged: bool = False
+    n_sentences: int = 0
 
     @property
     def chunks_per_s(self) -> float:
@@ -90,13 +93,20 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
             try:
                 prev = IndexStore.load(index_dir, with_bm25=False)
                 # a newer newsrag splitting sentences differently is not a setting the user chose: no --rebuild
-                # needed. Every article is split again; a chunk whose text did not change keeps its vector
+                # needed. Every article is split again; a sentence whose text did not change keeps its vector
                 old_chunker = prev.manifest.get("chunker")
                 check_compatible({**prev.manifest, "chunker": expect["chunker"]}, expect, index_dir)
                 if old_chunker != expect["chunker"]:
                     report.warn(f"index built by the sentence splitter {old_chunker!r}, this newsrag uses "
                                 f"{expect['chunker']!r}: splitting every article again")
                     resplit = True
+            except IndexFormatError:
+                # written by an older newsrag (one vector per chunk): nothing in it can be reused, and it is not
+                # a setting the user chose, so no --rebuild is asked for; other settings must still match
+                manifest = json.loads((IndexStore.current_build(index_dir) / "manifest.json").read_text())
+                check_compatible({**manifest, "format": FORMAT_VERSION, "chunker": expect["chunker"]}, expect, index_dir)
+                report.warn(f"index written by an older newsrag (format {manifest.get('format')}): building it again")
+                prev = None
             except IndexMismatchError:
                 raise
             except IndexError_ as e:
@@ -113,8 +123,6 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
         seen: set[str] = set()
         by_hash: dict[str, str] = {}  # content hash -> the doc id that holds it
         chunks: list[Chunk] = []
-        sources: list[tuple[str, int]] = []  # ("prev", position) or ("new", position in to_embed)
-        to_embed: list[str] = []
         changed, documents = [], {}
         docs = report.documents
         doc_iter = docs
@@ -135,40 +143,41 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
             same = bool(old) and old.get("hash") == doc.content_hash and doc.doc_id in prev_chunks_by_doc
             if same and not resplit:
                 doc_chunks = [prev.chunks[i] for i in prev_chunks_by_doc[doc.doc_id]]
-                srcs = [("prev", i) for i in prev_chunks_by_doc[doc.doc_id]]
             else:
                 if not same:
                     changed.append(doc.doc_id)
                 doc_chunks = chunk_article(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
-                srcs = []
-                for c in doc_chunks:
-                    pos = prev.position(c.chunk_id) if prev else None
-                    if pos is not None:
-                        srcs.append(("prev", pos))
-                    else:
-                        srcs.append(("new", len(to_embed)))
-                        to_embed.append(c.embed_text())
             if not doc_chunks:
                 report.warn(f"{doc.doc_id}: no sentences found; skipped")
                 continue
             chunks.extend(doc_chunks)
-            sources.extend(srcs)
             documents[doc.doc_id] = {"hash": doc.content_hash, "title": doc.title, "date": doc.date,
                                      "n_chunks": len(doc_chunks)}
         removed = sorted(set(prev_docs) - set(documents))
-        factory = choose_factory(len(chunks), settings.faiss_factory, settings.hnsw_threshold)
-        if (prev and not resplit and not to_embed and not changed and not removed
+
+        # one vector per distinct sentence; a sentence the previous build embedded keeps its vector
+        texts, _, _ = sentence_rows(chunks)
+        prev_row: dict[str, int] = {}
+        if prev:
+            for row, text in enumerate(sentence_rows(prev.chunks)[0]):
+                prev_row.setdefault(text, row)
+        new_row: dict[str, int] = {}
+        for text in texts:
+            if text not in prev_row:
+                new_row.setdefault(text, len(new_row))
+        factory = choose_factory(len(texts), settings.faiss_factory, settings.hnsw_threshold)
+        if (prev and not resplit and not new_row and not changed and not removed
                 and prev.manifest.get("faiss_factory") == factory):
-            return BuildResult(index_dir, len(documents), len(chunks), 0, len(chunks), time.perf_counter() - t0, 0.0,
-                               warnings=report.warnings, faiss_factory=factory, unchanged=True)
+            return BuildResult(index_dir, len(documents), len(chunks), 0, len(texts), time.perf_counter() - t0, 0.0,
+                               warnings=report.warnings, faiss_factory=factory, unchanged=True, n_sentences=len(texts))
 
         t_embed = time.perf_counter()
-        new_vecs = embedder.encode_documents(to_embed, progress=progress) if to_embed else None
+        new_vecs = embedder.encode_documents(list(new_row), progress=progress) if new_row else None
         embed_seconds = time.perf_counter() - t_embed
         dim = new_vecs.shape[1] if new_vecs is not None else (prev.vectors.shape[1] if prev else embedder.dim)
-        vectors = np.empty((len(chunks), dim), dtype=np.float32)
-        for row, (kind, pos) in enumerate(sources):
-            vectors[row] = prev.vectors[pos] if kind == "prev" else new_vecs[pos]
+        vectors = np.empty((len(texts), dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row] = new_vecs[new_row[text]] if text in new_row else prev.vectors[prev_row[text]]
 
         manifest = {
             **expect,
@@ -178,7 +187,9 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
             "corpus": str(corpus), "n_docs": len(documents), "documents": documents,
         }
         write_build(index_dir, manifest, chunks, vectors)
-        return BuildResult(index_dir, len(documents), len(chunks), len(to_embed), len(chunks) - len(to_embed),
-                           time.perf_counter() - t0, embed_seconds, changed, removed, report.warnings, factory)
+        embedded = sum(text in new_row for text in texts)
+        return BuildResult(index_dir, len(documents), len(chunks), embedded, len(texts) - embedded,
+                           time.perf_counter() - t0, embed_seconds, changed, removed, report.warnings, factory,
+                           n_sentences=len(texts))
     finally:
         lock.close()

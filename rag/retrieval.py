@@ -1,5 +1,7 @@
 """Hybrid retrieval: dense (FAISS) + BM25, fused by reciprocal-rank fusion.
 
+The dense side searches sentence vectors and ranks a chunk by its best sentence (see ``rag.store``).
+
 ``Retriever.search`` returns typed ``Hit`` records, best first. Each hit
 keeps the dense cosine and the BM25 score it came with, so the answer stage
 can decide on evidence whether anything matches at all.
@@ -19,7 +21,7 @@ Mode = Literal["hybrid", "dense", "bm25"]
 class Hit:
     chunk: Chunk
     score: float          # the fused score used for ranking (RRF in hybrid mode)
-    dense: float | None   # cosine similarity, when the dense retriever returned it
+    dense: float | None   # cosine similarity of its best sentence, when the dense retriever returned it
     bm25: float | None
     rank: int             # 1-based
 
@@ -47,13 +49,14 @@ class Retriever:
         self.mode = mode
         self.rrf_k = rrf_k
         self.candidates = candidates
+        self.query_vector = None  # the last query's embedding, for scoring its sentences without embedding it again
 
     def search(self, query: str, top_k: int = 5, mode: Mode | None = None) -> list[Hit]:
         mode = mode or self.mode
         n = max(self.candidates, top_k)
         dense = bm25 = []
         if mode in ("hybrid", "dense"):
-            qvec = self.embedder.encode_queries([query])[0]
+            qvec = self.query_vector = self.embedder.encode_queries([query])[0]
             dense = self.store.dense_search(qvec, n)
         if mode in ("hybrid", "bm25"):
             bm25 = self.store.bm25_search(query, n)

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         "auto",
         description="FAISS index factory string, or 'auto' (Flat below hnsw_threshold chunks, HNSW32 above).",
     )
-    hnsw_threshold: int = Field(200_000, ge=1, description="Chunk count from which 'auto' picks HNSW.")
+    hnsw_threshold: int = Field(200_000, ge=1, description="Sentence count from which 'auto' picks HNSW.")
 
     # retrieval
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")

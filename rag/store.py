@@ -4,10 +4,17 @@ Layout of an index folder::
 
     index/CURRENT                      name of the live build (replaced atomically)
     index/builds/<build_id>/manifest.json
-                            chunks.jsonl      chunk records, row i = FAISS id i
-                            embeddings.npy    normalized float32 vectors (the incremental cache)
-                            vectors.faiss     inner-product FAISS index
-                            bm25/             bm25s index (JSON + .npy, no pickle)
+                            chunks.jsonl      chunk records
+                            embeddings.npy    one normalized float32 vector per sentence (the incremental cache)
+                            vectors.faiss     inner-product FAISS index of those vectors
+                            bm25/             bm25s index of the chunks (JSON + .npy, no pickle)
+
+The dense index holds sentences, not chunks: a chunk ranks by its best sentence. A 128-token chunk mixes
+several facts, and its one vector matches none of them well ("Kremlin spokesman Dmitry Peskov said…" sits
+in a chunk about territory and Donbas); a sentence's vector matches the question that asks for it. Row ``i``
+of the vectors is the ``i``-th distinct sentence met reading the chunks in order (``sentence_rows``), so the
+mapping is not stored twice. The same vectors score the retrieved sentences as evidence (``rag.answer``),
+which then need no embedding at question time.
 
 A build is written into a temporary folder and only becomes live when
 ``CURRENT`` is swapped with ``os.replace``; a crash, Ctrl-C or a full disk in
@@ -33,7 +40,7 @@ from rag.chunking import Chunk
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: one vector per chunk; 2: one per sentence
 
 
 class IndexError_(Exception):
@@ -50,6 +57,10 @@ class IndexCorruptError(IndexError_):
 
 class IndexMismatchError(IndexError_):
     pass
+
+
+class IndexFormatError(IndexMismatchError):
+    """Written by another version of newsrag; ``rag index`` builds it again, no ``--rebuild`` needed."""
 
 
 def choose_factory(n_chunks: int, configured: str = "auto", hnsw_threshold: int = 200_000) -> str:
@@ -70,6 +81,23 @@ def bm25_tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def sentence_rows(chunks: list[Chunk]) -> tuple[list[str], list[list[int]], dict[tuple[str, int], int]]:
+    """The distinct sentences of ``chunks`` in reading order (overlapping chunks share theirs): their texts,
+    the chunk positions holding each, and each (doc id, start offset)'s row."""
+    texts: list[str] = []
+    holders: list[list[int]] = []
+    row_of: dict[tuple[str, int], int] = {}
+    for pos, c in enumerate(chunks):
+        for a, b in c.sentences:
+            row = row_of.get((c.doc_id, a))
+            if row is None:
+                row = row_of[(c.doc_id, a)] = len(texts)
+                texts.append(c.text[a - c.start:b - c.start])
+                holders.append([])
+            holders[row].append(pos)
+    return texts, holders, row_of
 
 
 def build_faiss(vectors: np.ndarray, factory: str):
@@ -102,9 +130,12 @@ class IndexStore:
     faiss_index: object
     bm25: object | None
     _by_id: dict = field(default_factory=dict, repr=False)
+    _holders: list = field(default_factory=list, repr=False)   # sentence row → chunk positions
+    _row_of: dict = field(default_factory=dict, repr=False)    # (doc id, start) → sentence row
 
     def __post_init__(self):
         self._by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        _, self._holders, self._row_of = sentence_rows(self.chunks)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -112,12 +143,34 @@ class IndexStore:
     def position(self, chunk_id: str) -> int | None:
         return self._by_id.get(chunk_id)
 
+    @property
+    def n_sentences(self) -> int:
+        return len(self._holders)
+
+    def sentence_vector(self, doc_id: str, start: int) -> np.ndarray | None:
+        """The stored vector of the sentence starting at ``start`` in ``doc_id``, if the index has it."""
+        row = self._row_of.get((doc_id, start))
+        return None if row is None else self.vectors[row]
+
     def dense_search(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The ``n`` chunks holding the sentences closest to the query, each scored by its best sentence."""
         if not self.chunks:
             return []
         q = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.faiss_index.search(q, min(n, len(self.chunks)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        k = min(self.n_sentences, 4 * n)  # a chunk holds several sentences: read enough to fill n chunks
+        out: dict[int, float] = {}
+        while True:
+            scores, ids = self.faiss_index.search(q, k)
+            for i, s in zip(ids[0], scores[0]):
+                if i < 0:
+                    continue
+                for pos in self._holders[int(i)]:
+                    out.setdefault(pos, float(s))
+            if len(out) >= min(n, len(self.chunks)) or k >= self.n_sentences:
+                break
+            out.clear()
+            k = min(self.n_sentences, 4 * k)
+        return sorted(out.items(), key=lambda kv: -kv[1])[:n]
 
     def bm25_search(self, query: str, n: int) -> list[tuple[int, float]]:
         if self.bm25 is None or not self.chunks:
@@ -154,8 +207,7 @@ class IndexStore:
             manifest = json.loads((build / "manifest.json").read_text())
         except (OSError, ValueError) as e:
             raise IndexCorruptError(f"index manifest in {build} is unreadable ({e}): {fix}") from e
-        if expect:
-            check_compatible(manifest, expect, index_dir)
+        check_compatible(manifest, expect or {}, index_dir)
         try:
             import faiss
 
@@ -170,12 +222,14 @@ class IndexStore:
                 bm25 = bm25s.BM25.load(str(build / "bm25"), mmap=False)
         except Exception as e:  # noqa: BLE001 - any damage means the same thing to the user
             raise IndexCorruptError(f"index in {build} is damaged ({type(e).__name__}: {e}): {fix}") from e
-        if not (len(chunks) == len(vectors) == faiss_index.ntotal == manifest.get("n_chunks")):
+        store = cls(build, manifest, chunks, vectors, faiss_index, bm25)
+        if not (len(chunks) == manifest.get("n_chunks") and
+                store.n_sentences == len(vectors) == faiss_index.ntotal == manifest.get("n_sentences")):
             raise IndexCorruptError(
-                f"index in {build} is inconsistent ({len(chunks)} chunks, {len(vectors)} vectors, "
-                f"{faiss_index.ntotal} in FAISS): {fix}"
+                f"index in {build} is inconsistent ({len(chunks)} chunks with {store.n_sentences} sentences, "
+                f"{len(vectors)} vectors, {faiss_index.ntotal} in FAISS): {fix}"
             )
-        return cls(build, manifest, chunks, vectors, faiss_index, bm25)
+        return store
 
 
 def expected_manifest(settings, embed_model_id: str) -> dict:
@@ -187,9 +241,9 @@ def expected_manifest(settings, embed_model_id: str) -> dict:
 
 def check_compatible(manifest: dict, expect: dict, index_dir: Path) -> None:
     if manifest.get("format") != FORMAT_VERSION:
-        raise IndexMismatchError(
+        raise IndexFormatError(
             f"index in {index_dir}/ has format {manifest.get('format')}, this newsrag reads {FORMAT_VERSION}: "
-            f"run `rag index --index {index_dir} --rebuild`"
+            f"run `rag index --index {index_dir}` to build it again"
         )
     diffs = [f"{k}: index has {manifest.get(k)!r}, settings ask for {v!r}" for k, v in expect.items()
              if manifest.get(k) != v]
@@ -233,6 +287,7 @@ def write_build(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: n
     pointer_tmp = index_dir / f".CURRENT.{build_id}"
     try:
         manifest = {**manifest, "format": FORMAT_VERSION, "build_id": build_id, "n_chunks": len(chunks),
+                    "n_sentences": len(vectors),
                     "versions": _versions(), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
             for c in chunks:

@@ -183,7 +183,7 @@ def test_twenty_mb_article_is_indexed_whole(tmp_path, settings, hash_embedder):
     assert r.n_docs == 1 and not r.warnings
     store = IndexStore.load(s.index)
     assert store.chunks[-1].text.endswith(f"P{n - 1} paragraph 9 says the harbour council approved budget line 9.")
-    assert len(store) == store.faiss_index.ntotal == len(store.vectors)
+    assert store.n_sentences == store.faiss_index.ntotal == len(store.vectors)
 
 
 def test_file_over_the_size_limit_is_skipped_with_its_name(tmp_path, monkeypatch):
@@ -443,11 +443,21 @@ def assert_no_system_prompt(text: str):
         assert piece not in text, piece
 
 
+def test_an_answer_reads_its_sentences_vectors_from_the_index(built, hash_embedder):
+    pipe = fake_pipeline(built, hash_embedder)
+    hash_embedder.calls.clear()
+    ans = pipe.ask("How many prisoners were swapped?")
+    assert not ans.abstained and "314" in ans.answer
+    # the retrieved sentences' vectors come from the index: the only texts embedded are the span ranker's
+    # candidate statements, in one batch ("314 prisoners were swapped", …)
+    assert len(hash_embedder.calls) == 1, hash_embedder.calls
+
+
 def test_hundred_kilobyte_question_is_refused_before_any_work(built, hash_embedder):
     pipe = fake_pipeline(built, hash_embedder)
     with pytest.raises(QuestionError, match="102,399 characters long; the limit is 2,000"):
         pipe.ask("why " * 25_600)   # trailing space is stripped
-    assert pipe.generator.seen == [] and hash_embedder.calls == [len(pipe.store)]   # only the build embedded
+    assert pipe.generator.seen == [] and hash_embedder.calls == [pipe.store.n_sentences]   # only the build embedded
 
 
 @pytest.mark.parametrize("question", [

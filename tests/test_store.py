@@ -33,14 +33,31 @@ def test_factory_choice_by_size():
     assert choose_factory(10, "IVF4,Flat") == "IVF4,Flat"
 
 
-def test_identical_text_ranks_first_with_score_one(settings, hash_embedder):
+def test_a_sentence_finds_its_chunk_with_score_one(settings, hash_embedder):
     build_index(settings, hash_embedder, progress=False)
     store = load(settings, hash_embedder)
     r = Retriever(store, hash_embedder, "dense")
     for chunk in store.chunks[:5]:
-        hit = r.search(chunk.embed_text(), 1)[0]
-        assert hit.chunk.chunk_id == chunk.chunk_id
+        a, b = chunk.sentences[-1]
+        sentence = chunk.text[a - chunk.start:b - chunk.start]
+        hit = r.search(sentence, 1)[0]
+        assert sentence in hit.chunk.text    # this chunk, or the one before it that shares the sentence
         assert hit.dense == pytest.approx(1.0, abs=1e-5)
+        assert store.sentence_vector(chunk.doc_id, a) @ r.query_vector == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_chunk_ranks_by_its_best_sentence(tmp_path, settings, hash_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    facts = ["The harbour council approved a budget of nine million.", "Kremlin spokesman Dmitry Peskov spoke.",
+             "Rain fell on the northern hills all day.", "The ferry to the island was cancelled twice."]
+    (corpus / "a.txt").write_text("Council news\n" + " ".join(facts) + "\n")
+    s = settings.model_copy(update={"corpus": corpus, "chunk_tokens": 400, "chunk_overlap": 0})
+    build_index(s, hash_embedder, progress=False)
+    store = load(s, hash_embedder)
+    assert len(store.chunks) == 1 and store.n_sentences == 4   # the headline is the title, not a sentence
+    hit = Retriever(store, hash_embedder, "dense").search(facts[1], 1)[0]
+    assert hit.dense == pytest.approx(1.0, abs=1e-5)     # the whole chunk's vector would score far less
 
 
 def test_hybrid_and_bm25_find_the_314_passage(settings, hash_embedder):
@@ -61,7 +78,7 @@ def test_incremental_rebuild_embeds_only_changes(settings, hash_embedder, seed_c
     settings = settings.model_copy(update={"corpus": seed_copy})
     (seed_copy / "b.txt").write_text("Second headline\nA quiet day in the markets. Nothing moved at all.\n")
     first = build_index(settings, hash_embedder, progress=False)
-    assert first.embedded == first.n_chunks and first.n_docs == 2
+    assert first.embedded == first.n_sentences and first.n_docs == 2
 
     again = build_index(settings, hash_embedder, progress=False)
     assert again.unchanged and again.embedded == 0
@@ -70,8 +87,10 @@ def test_incremental_rebuild_embeds_only_changes(settings, hash_embedder, seed_c
     (seed_copy / "c.txt").write_text("Third headline\nRain fell on Tuesday.\n")
     changed = build_index(settings, hash_embedder, progress=False)
     assert sorted(changed.changed_docs) == ["b.txt", "c.txt"]
-    assert changed.embedded == 2  # one chunk each; the seed's chunks were reused
     store = load(settings, hash_embedder)
+    new = {(c.doc_id, a) for c in store.chunks if c.doc_id in ("b.txt", "c.txt") for a, _ in c.sentences}
+    assert changed.embedded == len(new) == 3   # their sentences; the seed's were reused
+    assert changed.reused == changed.n_sentences - 3
     assert not any("quiet day" in c.text for c in store.chunks)
 
     (seed_copy / "b.txt").unlink()
@@ -79,7 +98,7 @@ def test_incremental_rebuild_embeds_only_changes(settings, hash_embedder, seed_c
     assert removed.removed_docs == ["b.txt"] and removed.embedded == 0
     store = load(settings, hash_embedder)
     assert {c.doc_id for c in store.chunks} == {"000_aa0e348396f8f4a1.txt", "c.txt"}
-    assert len(store.vectors) == store.faiss_index.ntotal == len(store.chunks)
+    assert len(store.vectors) == store.faiss_index.ntotal == store.n_sentences
 
 
 def test_manifest_mismatch_is_a_clear_error(settings, hash_embedder):
@@ -94,7 +113,7 @@ def test_manifest_mismatch_is_a_clear_error(settings, hash_embedder):
     with pytest.raises(IndexMismatchError, match="embed_model"):
         load(settings, HashEmbedder(model_id="another-model"))
     rebuilt = build_index(other, hash_embedder, rebuild=True, progress=False)
-    assert rebuilt.embedded == rebuilt.n_chunks
+    assert rebuilt.embedded == rebuilt.n_sentences
     load(other, hash_embedder)
 
 
@@ -106,7 +125,7 @@ def test_a_newer_sentence_splitter_rebuilds_without_being_asked(settings, hash_e
     report = build_index(settings, hash_embedder, progress=False)  # `rag index` (and `make run`) rebuild them
     assert any("sentence splitter" in w for w in report.warnings)
     assert not report.unchanged and report.changed_docs == []
-    assert report.embedded == 0 and report.reused == report.n_chunks  # the same passages keep their vectors
+    assert report.embedded == 0 and report.reused == report.n_sentences  # the same sentences keep their vectors
     assert load(settings, hash_embedder).manifest["chunker"] == "spacy-sentencizer/next"
     # only the splitter is waived: another embedding model still needs an explicit --rebuild
     from rag.embedding import HashEmbedder
@@ -114,6 +133,23 @@ def test_a_newer_sentence_splitter_rebuilds_without_being_asked(settings, hash_e
     monkeypatch.setattr("rag.chunking.CHUNKER", "spacy-sentencizer/later")
     with pytest.raises(IndexMismatchError, match="embed_model"):
         build_index(settings, HashEmbedder(model_id="another-model"), progress=False)
+
+
+def test_an_index_from_an_older_newsrag_is_built_again_without_being_asked(settings, hash_embedder):
+    build_index(settings, hash_embedder, progress=False)
+    build = IndexStore.current_build(settings.index)
+    manifest = json.loads((build / "manifest.json").read_text())
+    (build / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))   # one vector per chunk
+    with pytest.raises(IndexMismatchError, match=r"format 1, this newsrag reads 2: run `rag index --index"):
+        load(settings, hash_embedder)   # the chat and `rag ask` refuse it and say what to run
+    from rag.embedding import HashEmbedder
+
+    with pytest.raises(IndexMismatchError, match="embed_model"):   # another model still needs --rebuild
+        build_index(settings, HashEmbedder(model_id="another-model"), progress=False)
+    report = build_index(settings, hash_embedder, progress=False)
+    assert any("older newsrag (format 1): building it again" in w for w in report.warnings)
+    assert report.embedded == report.n_sentences
+    assert load(settings, hash_embedder).manifest["format"] == 2
 
 
 def test_missing_and_corrupt_index_messages(settings, hash_embedder):
@@ -130,7 +166,7 @@ def test_missing_and_corrupt_index_messages(settings, hash_embedder):
         load(settings, hash_embedder)
     # a plain `rag index` repairs it from scratch
     r = build_index(settings, hash_embedder, progress=False)
-    assert r.embedded == r.n_chunks and any("unusable" in w for w in r.warnings)
+    assert r.embedded == r.n_sentences and any("unusable" in w for w in r.warnings)
     load(settings, hash_embedder)
 
 

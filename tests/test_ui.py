@@ -118,7 +118,9 @@ def test_upload_is_indexed_incrementally_inside_the_index_folder(hash_pipeline, 
     assert not (tmp_path / "Skerry_Point.txt").exists()
     docs = pipe.store.manifest["documents"]
     assert set(docs) == seed_ids | {"uploads/Skerry_Point.txt"}          # seed doc ids unchanged
-    assert r.embedded == docs["uploads/Skerry_Point.txt"]["n_chunks"]     # only the new article embedded
+    new_sentences = {(c.doc_id, a) for c in pipe.store.chunks if c.doc_id == "uploads/Skerry_Point.txt"
+                     for a, _ in c.sentences}
+    assert r.embedded == len(new_sentences)                               # only the new article embedded
     titles = {c.title for c in pipe.store.chunks}
     assert "Lighthouse keepers return to Skerry Point" in titles
     # the same upload again changes nothing but is reported as a replacement

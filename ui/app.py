@@ -138,7 +138,7 @@ def build_app(pipe, settings):
             return escape_markdown(f"Could not add the article ({type(e).__name__}: {e})."), status()
         verb = "Updated" if r.replaced else "Added"
         msg = (f"{verb} {r.doc_id}: the index now holds {r.n_docs} articles, {r.n_chunks} chunks "
-               f"({r.embedded} chunks embedded in {r.seconds:.1f} s). Ask about it now.")
+               f"({r.embedded} sentences embedded in {r.seconds:.1f} s). Ask about it now.")
         return escape_markdown(msg), status_markdown(pipe)
 
     # delete_cache: Gradio keeps each upload in its own temp folder; drop those copies after an hour
