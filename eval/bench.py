@@ -51,35 +51,35 @@ emb = make_embedder(s); emb.load()
 t = time.perf_counter()
 r = build_index(s, emb, progress=False)
 print(json.dumps({"seconds": time.perf_counter() - t, "embed_seconds": r.embed_seconds, "docs": r.n_docs,
-                  "chunks": r.n_chunks, "embedded": r.embedded,
+                  "chunks": r.n_chunks, "sentences": r.n_sentences, "embedded": r.embedded,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 CEILING = """
 import json, sys, time
 from rag.settings import Settings
-from rag.store import IndexStore
+from rag.store import IndexStore, sentence_rows
 from sentence_transformers import SentenceTransformer
 s = Settings()
-texts = [c.embed_text() for c in IndexStore.load(sys.argv[1], with_bm25=False).chunks]
+texts = sentence_rows(IndexStore.load(sys.argv[1], with_bm25=False).chunks)[0]
 model = SentenceTransformer(s.embed_model, device="cpu")
 t = time.perf_counter()
 model.encode(texts, batch_size=s.embed_batch_size, normalize_embeddings=True)
-print(json.dumps({"seconds": time.perf_counter() - t, "chunks": len(texts)}))
+print(json.dumps({"seconds": time.perf_counter() - t, "texts": len(texts)}))
 """
 
-# a quarter of the same chunk texts (every 4th) through each embedding backend (loaded and exported first, not timed)
+# a quarter of the same sentences (every 4th) through each embedding backend (loaded and exported first, not timed)
 BACKEND_ENCODE = """
 import json, sys, time
 from rag.settings import Settings
-from rag.store import IndexStore
+from rag.store import IndexStore, sentence_rows
 from rag.embedding import make_embedder
 s = Settings(embed_backend=sys.argv[2])
-texts = [c.embed_text() for c in IndexStore.load(sys.argv[1], with_bm25=False).chunks][::4]  # every 4th chunk
+texts = sentence_rows(IndexStore.load(sys.argv[1], with_bm25=False).chunks)[0][::4]  # every 4th sentence
 emb = make_embedder(s); emb.encode_documents(texts[:2])
 t = time.perf_counter()
 emb.encode_documents(texts)
-print(json.dumps({"seconds": time.perf_counter() - t, "chunks": len(texts)}))
+print(json.dumps({"seconds": time.perf_counter() - t, "texts": len(texts)}))
 """
 
 RETRIEVAL = """
@@ -137,7 +137,7 @@ for mult in (1, 2, 4):
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     q = vecs[qidx] + rng.normal(0, 0.05, (len(qidx), vecs.shape[1])).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    row = {"chunks": len(vecs)}
+    row = {"vectors": len(vecs)}
     for factory in ("Flat", "HNSW32,Flat"):
         t = time.perf_counter(); index = build_faiss(vecs, factory); build = time.perf_counter() - t
         if factory.startswith("HNSW"):
@@ -218,15 +218,16 @@ def main():
         res["build"] = run_json(BUILD, str(corpus), str(index))
         res["build"]["articles_per_s"] = res["build"]["docs"] / res["build"]["seconds"]
         res["build"]["chunks_per_s"] = res["build"]["chunks"] / res["build"]["seconds"]
-        print("plain sentence-transformers encode of the same chunks ...", flush=True)
+        res["build"]["sentences_per_s"] = res["build"]["sentences"] / res["build"]["seconds"]
+        print("plain sentence-transformers encode of the same sentences ...", flush=True)
         ceil = run_json(CEILING, str(index))
-        res["ceiling"] = {**ceil, "chunks_per_s": ceil["chunks"] / ceil["seconds"]}
-        res["build"]["ratio_to_ceiling"] = res["build"]["chunks_per_s"] / res["ceiling"]["chunks_per_s"]
+        res["ceiling"] = {**ceil, "texts_per_s": ceil["texts"] / ceil["seconds"]}
+        res["build"]["ratio_to_ceiling"] = res["build"]["sentences_per_s"] / res["ceiling"]["texts_per_s"]
         res["encode_by_backend"] = {}
         for backend in ("torch", "onnx", "onnx-int8"):
-            print(f"encode the same chunks with backend {backend} ...", flush=True)
+            print(f"encode the same sentences with backend {backend} ...", flush=True)
             e = run_json(BACKEND_ENCODE, str(index), backend)
-            res["encode_by_backend"][backend] = {**e, "chunks_per_s": e["chunks"] / e["seconds"]}
+            res["encode_by_backend"][backend] = {**e, "texts_per_s": e["texts"] / e["seconds"]}
     rb = [sys.executable, "-m", "rag", "index", "--corpus", str(corpus), "--index", str(index), "--quiet"]
     res["noop_rebuild_s"] = timed(rb)
     with open(corpus / "extra" / "seed.txt", "a") as f:
@@ -250,7 +251,7 @@ def main():
     res["serve"] = serve_first_answers(index)
     res["import_rag_s"] = min(run_json("import json, time; t = time.perf_counter(); import rag.cli, rag.answer; "
                                        "print(json.dumps({'s': time.perf_counter() - t}))")["s"] for _ in range(3))
-    print("growth: 1x, 2x, 4x the corpus's vectors, Flat vs HNSW ...", flush=True)
+    print("growth: 1x, 2x, 4x the corpus's sentence vectors, Flat vs HNSW ...", flush=True)
     res["growth"] = run_json(GROWTH, str(index))
 
     m = res["machine"]
@@ -258,11 +259,13 @@ def main():
     rows = []
     if "build" in res:
         b, c = res["build"], res["ceiling"]
-        rows += [("build BBC", f"{b['docs']} articles, {b['chunks']} chunks in {b['seconds']:.1f} s; "
-                  f"{b['articles_per_s']:.1f} articles/s, {b['chunks_per_s']:.1f} chunks/s; peak RSS {b['peak_rss_mb']:.0f} MB"),
-                 ("plain encode ceiling", f"{c['chunks_per_s']:.1f} chunks/s ({c['seconds']:.1f} s); build/ceiling = {b['ratio_to_ceiling']:.2f}")]
+        rows += [("build BBC", f"{b['docs']} articles, {b['chunks']} chunks, {b['sentences']} sentences in "
+                  f"{b['seconds']:.1f} s; {b['articles_per_s']:.1f} articles/s, {b['sentences_per_s']:.1f} sentences/s; "
+                  f"peak RSS {b['peak_rss_mb']:.0f} MB"),
+                 ("plain encode ceiling", f"{c['texts_per_s']:.1f} sentences/s ({c['seconds']:.1f} s); "
+                  f"build/ceiling = {b['ratio_to_ceiling']:.2f}")]
         for backend, e in res.get("encode_by_backend", {}).items():
-            rows.append((f"encode, backend {backend}", f"{e['chunks_per_s']:.1f} chunks/s ({e['seconds']:.1f} s)"))
+            rows.append((f"encode, backend {backend}", f"{e['texts_per_s']:.1f} sentences/s ({e['seconds']:.1f} s)"))
     rows += [("no-op rebuild (CLI, wall)", f"{res['noop_rebuild_s']:.2f} s"),
              ("one-article change (CLI, wall)", f"{res['one_article_rebuild_s']:.2f} s")]
     for mode, v in res["retrieval"].items():
@@ -276,7 +279,7 @@ def main():
               f"{res['serve']['first_s']:.2f} / {res['serve']['second_s']:.2f} s"),
              ("import rag", f"{res['import_rag_s'] * 1000:.0f} ms")]
     for mult, g in res["growth"].items():
-        rows.append((f"search {mult}x ({g['chunks']} chunks)",
+        rows.append((f"search {mult}x ({g['vectors']} sentence vectors)",
                      f"Flat p50 {g['Flat']['p50_ms']:.2f} ms; HNSW32 p50 {g['HNSW32,Flat']['p50_ms']:.2f} ms, "
                      f"recall@10 {g['hnsw_recall@10']:.3f}"))
     width = max(len(r[0]) for r in rows)

@@ -334,10 +334,15 @@ class Pipeline:
         weak = ((best.cosine < s.min_relevance and best.coverage < WORDING_COVERAGE)
                 or (best.coverage < s.min_coverage and best.cosine < PARAPHRASE_COSINE)
                 or (missing_names and not history))
-        if verify and weak:
+        # a line without a verb (a caption, a fixture list, "Stade de France, Paris") states no fact of its own:
+        # unless it is a close paraphrase or holds every word of the question, it does not answer it
+        fragment = (verify and not weak and best.cosine < PARAPHRASE_COSINE and best.coverage < 1.0
+                    and not _states_something(self._parse(best.text)))
+        if verify and (weak or fragment):
             timings.update(first_token=0.0, generate=0.0)
             yield finish(ABSTAIN_TEXT, True, notes=[f"weak evidence: cosine {best.cosine:.2f}, coverage "
-                                                    f"{best.coverage:.2f}, names not found {missing_names}"])
+                                                    f"{best.coverage:.2f}, names not found {missing_names}"
+                                                    + (", the best sentence has no verb" if fragment else "")])
             return
 
         top = evidence[:3]
@@ -425,6 +430,12 @@ class _NoEntities:
     def __init__(self, text):
         self.text = text
         self.ents = ()
+
+
+def _states_something(doc) -> bool:
+    """True when the parsed sentence has a verb; without a parser (no tokens) it is given the benefit."""
+    tokens = list(doc) if hasattr(doc, "__iter__") else []
+    return not tokens or any(t.pos_ in ("VERB", "AUX") for t in tokens)
 
 
 def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:

@@ -41,6 +41,7 @@ from rag.chunking import Chunk
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 1: one vector per chunk; 2: one per sentence
+TIE_BREAK = 0.05   # weight of a chunk's mean sentence cosine beside its best one (see dense_search)
 
 
 class IndexError_(Exception):
@@ -153,24 +154,35 @@ class IndexStore:
         return None if row is None else self.vectors[row]
 
     def dense_search(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """The ``n`` chunks holding the sentences closest to the query, each scored by its best sentence."""
+        """The ``n`` chunks holding the sentences closest to the query, each scored by its best sentence.
+
+        Overlapping chunks share sentences; of two chunks holding the same best sentence, the one whose other
+        sentences are closer to the query ranks first (``TIE_BREAK`` × their mean cosine): it cites the
+        sentence with the context that belongs to it."""
         if not self.chunks:
             return []
         q = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
         k = min(self.n_sentences, 4 * n)  # a chunk holds several sentences: read enough to fill n chunks
-        out: dict[int, float] = {}
+        best: dict[int, float] = {}
         while True:
             scores, ids = self.faiss_index.search(q, k)
             for i, s in zip(ids[0], scores[0]):
                 if i < 0:
                     continue
                 for pos in self._holders[int(i)]:
-                    out.setdefault(pos, float(s))
-            if len(out) >= min(n, len(self.chunks)) or k >= self.n_sentences:
+                    best.setdefault(pos, float(s))
+            if len(best) >= min(n, len(self.chunks)) or k >= self.n_sentences:
                 break
-            out.clear()
+            best.clear()
             k = min(self.n_sentences, 4 * k)
-        return sorted(out.items(), key=lambda kv: -kv[1])[:n]
+        top = sorted(best.items(), key=lambda kv: -kv[1])[:2 * n]
+        out = []
+        for pos, s in top:
+            c = self.chunks[pos]
+            rows = [self._row_of[(c.doc_id, a)] for a, _ in c.sentences]
+            out.append((pos, s, s + TIE_BREAK * float((self.vectors[rows] @ q[0]).mean())))
+        out.sort(key=lambda t: -t[2])
+        return [(pos, s) for pos, s, _ in out[:n]]
 
     def bm25_search(self, query: str, n: int) -> list[tuple[int, float]]:
         if self.bm25 is None or not self.chunks:

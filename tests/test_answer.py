@@ -354,3 +354,24 @@ def test_how_many_times_is_answered_by_twice():
     assert counted_noun(q) is None  # "times" is not a thing the passage must name
     s = "They won the cup twice as well."
     assert [s[a:b] for a, b, _ in typed_candidates(_PlainDoc(s), expected_labels(q))] == ["twice"]
+
+
+def test_a_line_without_a_verb_does_not_answer(tmp_path, settings, hash_embedder):
+    """"Stade de France, Paris" (a venue line) holds "France", and the model knows the capital: abstain."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "rugby.txt").write_text("Rugby report\nStade de France, Paris\n"
+                                      "The home side beat Wales 24-18 on Saturday evening.\n")
+    s = settings.model_copy(update={"corpus": corpus, "min_relevance": 0.1, "min_coverage": 0.3})
+    build_index(s, hash_embedder, progress=False)
+    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"]))
+    ans = pipe.ask("What is the capital of France?")
+    assert ans.abstained and ans.answer == ABSTAIN_TEXT
+    assert any("has no verb" in n for n in ans.notes), ans.notes
+    # a sentence that states it is evidence as before
+    (corpus / "rugby.txt").write_text("Rugby report\nParis is the capital of France and hosts the final.\n")
+    build_index(s, hash_embedder, progress=False)
+    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"])).ask("What is the capital of France?")
+    assert not ans.abstained and "Paris" in ans.answer

@@ -217,3 +217,22 @@ def test_uploaded_articles_in_the_index_folder_survive_a_plain_rebuild(settings,
     again = build_index(settings, hash_embedder, progress=False)
     assert again.unchanged
     assert "uploads/note.txt" in load(settings, hash_embedder).manifest["documents"]
+
+
+def test_of_two_chunks_sharing_the_best_sentence_the_one_with_closer_context_ranks_first(tmp_path, settings,
+                                                                                           hash_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    sents = ["Alpha beta gamma delta epsilon.", "The harbour council voted on the ferry budget.",
+             "Ferry tickets will cost more from June."]
+    (corpus / "a.txt").write_text("Harbour news\n" + " ".join(sents) + "\n")
+    s = settings.model_copy(update={"corpus": corpus, "chunk_tokens": 15, "chunk_overlap": 8})
+    build_index(s, hash_embedder, progress=False)
+    store = load(s, hash_embedder)
+    texts = [c.text for c in store.chunks]
+    assert texts == [" ".join(sents[:2]), " ".join(sents[1:])]   # the middle sentence is in both
+    # the question matches the shared sentence best; its neighbour in the second chunk is about ferries too
+    q = hash_embedder.encode_queries(["Which council voted on the ferry budget tickets?"])[0]
+    ranked = store.dense_search(q, 2)
+    assert [pos for pos, _ in ranked] == [1, 0]
+    assert ranked[0][1] == pytest.approx(ranked[1][1])   # both score their (shared) best sentence
