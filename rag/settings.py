@@ -59,10 +59,10 @@ class Settings(BaseSettings):
     )
     chunk_tokens: int = Field(128, ge=16, le=2048, description="Target chunk size in embedding-model tokens.")
     chunk_overlap: int = Field(32, ge=0, le=1024, description="Overlap between chunks in tokens (whole sentences).")
-    embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks per embedding batch.")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Sentences per embedding batch.")
     faiss_factory: str = Field(
         "auto",
-        description="FAISS index factory string, or 'auto' (Flat below hnsw_threshold chunks, HNSW32 above).",
+        description="FAISS index factory string, or 'auto' (Flat below hnsw_threshold sentences, HNSW32 above).",
     )
     hnsw_threshold: int = Field(200_000, ge=1, description="Sentence count from which 'auto' picks HNSW.")
 
