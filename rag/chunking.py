@@ -41,7 +41,8 @@ class Chunk:
     sentences: tuple[Span, ...]  # absolute offsets into the article text
 
     def embed_text(self) -> str:
-        """What the embedder sees: the headline gives every chunk its article's topic."""
+        """What BM25 indexes: the headline gives every chunk its article's topic. (The dense index embeds
+        each sentence alone: with the headline prepended, seed + BBC hit@5 fell 0.81 → 0.71.)"""
         return f"{self.title}\n{self.text}" if self.title else self.text
 
     def to_dict(self) -> dict:

@@ -36,7 +36,7 @@ class BuildResult:
     index_dir: Path
     n_docs: int
     n_chunks: int
-    embedded: int         # sentences embedded by this build
+    embedded: int         # distinct sentence texts embedded by this build
     reused: int           # sentences whose vectors came from the previous build
     seconds: float
     embed_seconds: float
@@ -102,8 +102,11 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
                     resplit = True
             except IndexFormatError:
                 # written by an older newsrag (one vector per chunk): nothing in it can be reused, and it is not
-                # a setting the user chose, so no --rebuild is asked for; other settings must still match
+                # a setting the user chose, so no --rebuild is asked for; other settings must still match.
+                # An index from a newer newsrag is not downgraded behind the user's back
                 manifest = json.loads((IndexStore.current_build(index_dir) / "manifest.json").read_text())
+                if not isinstance(manifest.get("format"), int) or manifest["format"] > FORMAT_VERSION:
+                    raise
                 check_compatible({**manifest, "format": FORMAT_VERSION, "chunker": expect["chunker"]}, expect, index_dir)
                 report.warn(f"index written by an older newsrag (format {manifest.get('format')}): building it again")
                 prev = None
@@ -187,8 +190,8 @@ def build_index(settings, embedder, corpus: Path | None = None, index_dir: Path 
             "corpus": str(corpus), "n_docs": len(documents), "documents": documents,
         }
         write_build(index_dir, manifest, chunks, vectors)
-        embedded = sum(text in new_row for text in texts)
-        return BuildResult(index_dir, len(documents), len(chunks), embedded, len(texts) - embedded,
+        reused = sum(text not in new_row for text in texts)  # a text said twice is embedded once
+        return BuildResult(index_dir, len(documents), len(chunks), len(new_row), reused,
                            time.perf_counter() - t0, embed_seconds, changed, removed, report.warnings, factory,
                            n_sentences=len(texts))
     finally:

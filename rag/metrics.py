@@ -9,7 +9,7 @@ Definitions (``summarize``, per variant):
   A chunk is relevant when it comes from the gold doc and its span covers at
   least half of the gold evidence span (offsets in the cleaned article text).
   Evidence that lies in the headline has no body span; since the headline is
-  embedded with every chunk, any chunk of the gold doc counts for it.
+  indexed (BM25) and shown with every chunk, any chunk of the gold doc counts for it.
 - answers (answerable questions, an abstention scores 0): EM, token F1 and
   "contains" (normalized gold inside normalized answer), max over golds,
   SQuAD normalization from ``rag.text``; [n] markers are stripped first.
@@ -66,7 +66,7 @@ def span_relevant(start: int, end: int, ev_start: int, ev_end: int) -> bool:
 def chunk_relevant(doc_id: str, start: int, end: int, gold: GoldItem, span: tuple[int, int] | None) -> bool:
     if not gold.answerable or doc_id != gold.doc:
         return False
-    if span is None:  # evidence in the headline, which is embedded with every chunk of its doc
+    if span is None:  # evidence in the headline, which BM25 indexes with every chunk of its doc
         return True
     return span_relevant(start, end, *span)
 

@@ -122,7 +122,8 @@ def build_bm25(texts: list[str]):
 
 @dataclass
 class IndexStore:
-    """A loaded index. Positions (ints) index ``chunks``, ``vectors`` and FAISS ids alike."""
+    """A loaded index. Positions (ints) index ``chunks``; rows of ``vectors`` and FAISS ids are sentences
+    (``sentence_rows``)."""
 
     path: Path
     manifest: dict
@@ -133,10 +134,13 @@ class IndexStore:
     _by_id: dict = field(default_factory=dict, repr=False)
     _holders: list = field(default_factory=list, repr=False)   # sentence row → chunk positions
     _row_of: dict = field(default_factory=dict, repr=False)    # (doc id, start) → sentence row
+    _chunk_rows: list = field(default_factory=list, repr=False)  # chunk position → its sentence rows
 
     def __post_init__(self):
         self._by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         _, self._holders, self._row_of = sentence_rows(self.chunks)
+        self._chunk_rows = [np.array([self._row_of[(c.doc_id, a)] for a, _ in c.sentences], dtype=np.int64)
+                            for c in self.chunks]
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -161,28 +165,37 @@ class IndexStore:
         sentence with the context that belongs to it."""
         if not self.chunks:
             return []
-        q = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
+        q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        # exact search by one matrix product (twice as fast as FAISS's flat scan for a single query, and the
+        # cosines are then at hand for the tie-break); a graph index (HNSW) is searched through FAISS
+        cos = self.vectors @ q if self.manifest.get("faiss_factory", "Flat") == "Flat" else None
         k = min(self.n_sentences, 4 * n)  # a chunk holds several sentences: read enough to fill n chunks
         best: dict[int, float] = {}
         while True:
-            scores, ids = self.faiss_index.search(q, k)
-            for i, s in zip(ids[0], scores[0]):
+            if cos is not None:
+                ids = np.argpartition(-cos, k - 1)[:k] if k < len(cos) else np.arange(len(cos))
+                ids = ids[np.argsort(-cos[ids], kind="stable")]
+                scores = cos[ids]
+            else:
+                scores, ids = self.faiss_index.search(q[None], k)
+                scores, ids = scores[0], ids[0]
+            for i, sc in zip(ids, scores):
                 if i < 0:
                     continue
                 for pos in self._holders[int(i)]:
-                    best.setdefault(pos, float(s))
+                    best.setdefault(pos, float(sc))
             if len(best) >= min(n, len(self.chunks)) or k >= self.n_sentences:
                 break
             best.clear()
             k = min(self.n_sentences, 4 * k)
         top = sorted(best.items(), key=lambda kv: -kv[1])[:2 * n]
         out = []
-        for pos, s in top:
-            c = self.chunks[pos]
-            rows = [self._row_of[(c.doc_id, a)] for a, _ in c.sentences]
-            out.append((pos, s, s + TIE_BREAK * float((self.vectors[rows] @ q[0]).mean())))
+        for pos, sc in top:
+            rows = self._chunk_rows[pos]
+            mean = float(cos[rows].mean()) if cos is not None else float((self.vectors[rows] @ q).mean())
+            out.append((pos, sc, sc + TIE_BREAK * mean))
         out.sort(key=lambda t: -t[2])
-        return [(pos, s) for pos, s, _ in out[:n]]
+        return [(pos, sc) for pos, sc, _ in out[:n]]
 
     def bm25_search(self, query: str, n: int) -> list[tuple[int, float]]:
         if self.bm25 is None or not self.chunks:
@@ -236,10 +249,12 @@ class IndexStore:
             raise IndexCorruptError(f"index in {build} is damaged ({type(e).__name__}: {e}): {fix}") from e
         store = cls(build, manifest, chunks, vectors, faiss_index, bm25)
         if not (len(chunks) == manifest.get("n_chunks") and
-                store.n_sentences == len(vectors) == faiss_index.ntotal == manifest.get("n_sentences")):
+                store.n_sentences == len(vectors) == faiss_index.ntotal == manifest.get("n_sentences")
+                and vectors.ndim == 2 and vectors.shape[1] == faiss_index.d == manifest.get("dim")):
             raise IndexCorruptError(
                 f"index in {build} is inconsistent ({len(chunks)} chunks with {store.n_sentences} sentences, "
-                f"{len(vectors)} vectors, {faiss_index.ntotal} in FAISS): {fix}"
+                f"{len(vectors)} vectors of shape {vectors.shape}, {faiss_index.ntotal} of dimension "
+                f"{faiss_index.d} in FAISS): {fix}"
             )
         return store
 

@@ -150,6 +150,29 @@ def test_an_index_from_an_older_newsrag_is_built_again_without_being_asked(setti
     assert any("older newsrag (format 1): building it again" in w for w in report.warnings)
     assert report.embedded == report.n_sentences
     assert load(settings, hash_embedder).manifest["format"] == 2
+    # one from a newer newsrag is not downgraded behind the user's back
+    build = IndexStore.current_build(settings.index)
+    manifest = json.loads((build / "manifest.json").read_text())
+    (build / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
+    with pytest.raises(IndexMismatchError, match="format 3"):
+        build_index(settings, hash_embedder, progress=False)
+
+
+def test_a_sentence_repeated_across_articles_is_embedded_once_and_found_in_each(tmp_path, settings, hash_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shared = "The ferry to the island was cancelled twice."
+    (corpus / "a.txt").write_text(f"First\nThe harbour council met on Monday. {shared}\n")
+    (corpus / "b.txt").write_text(f"Second\n{shared} Rain fell all day.\n")
+    s = settings.model_copy(update={"corpus": corpus})
+    r = build_index(s, hash_embedder, progress=False)
+    assert r.n_sentences == 4 and r.embedded == 3 and hash_embedder.calls[-1] == 3
+    store = load(s, hash_embedder)
+    rows = {(c.doc_id, a) for c in store.chunks for a, b in c.sentences if c.text[a - c.start:b - c.start] == shared}
+    assert len(rows) == 2 and all(store.sentence_vector(*k) is not None for k in rows)
+    hits = Retriever(store, hash_embedder, "dense").search(shared, 2)
+    assert {h.chunk.doc_id for h in hits} == {"a.txt", "b.txt"}
+    assert all(h.dense == pytest.approx(1.0, abs=1e-5) for h in hits)
 
 
 def test_missing_and_corrupt_index_messages(settings, hash_embedder):
