@@ -166,6 +166,10 @@ class OnnxEmbedder:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = self.threads
             opts.inter_op_num_threads = 1
+            # onnxruntime's threads spin for a while after each run; on 2 cores that steals the CPU from the
+            # FAISS/numpy search that follows a query's embedding (hybrid retrieval p50 20.5 → 15.3 ms here;
+            # batch throughput unchanged: 187–209 sentences/s either way)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.log_severity_level = 3
             session = ort.InferenceSession(str(self.export_dir / "model.onnx"), opts,
                                            providers=["CPUExecutionProvider"])
