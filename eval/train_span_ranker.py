@@ -56,14 +56,14 @@ def collect(pipe, items, progress=True):
 
 
 def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
-    """Recompute the evidence features that need no LLM (``answered_cos``) from the sentence and offsets
+    """Recompute the evidence features that need no LLM (``answered_cos``, the gap's context) from the sentence and offsets
     stored with each candidate, with the function the pipeline calls: rows collected before the feature
     existed, or before its code changed, then train on what the pipeline computes today."""
     from tqdm import tqdm
 
     from rag.answer import clean_question
     from rag.settings import Settings
-    from rag.spans import add_answered_cos
+    from rag.spans import add_answered_cos, context_features
 
     if any(len(c) < 5 or c[2] is None for r in rows for c in r[2]):
         raise SystemExit("these rows were collected without their sentences: collect them again (a new --rows)")
@@ -79,8 +79,13 @@ def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
     for q, _, cands in tqdm(rows, desc="evidence features", disable=not progress):
         q = clean_question(q, settings.max_question_chars)
         sentences = list(dict.fromkeys(c[2] for c in cands))
-        objs = [Candidate(c[0], sentences.index(c[2]), c[3], c[4], None, "collected", c[1]) for c in cands]
-        add_answered_cos(objs, sentences, q, nlp(q), embedder)  # writes into each row's feature dict
+        docs = [nlp(s) for s in sentences]
+        q_doc = nlp(q)
+        objs = [Candidate(c[0], sentences.index(c[2]), c[3], c[4], None, "collected", c[1],
+                          doc=docs[sentences.index(c[2])]) for c in cands]
+        add_answered_cos(objs, sentences, q, q_doc, embedder)  # writes into each row's feature dict
+        for o in objs:
+            o.features.update(context_features(o, q_doc))
 
 
 def matrix(rows, names):

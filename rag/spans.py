@@ -54,7 +54,9 @@ CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance
                   "dep_distance", "head_in_question", "sibling_of_question", "role_subject", "role_object",
                   "role_pobj", "role_appos", "role_modifier", "same_role_as_wh",
                   # the question with the span in place of its wh-phrase, embedded against the sentence
-                  "answered_cos")
+                  "answered_cos",
+                  # the words around the question's gap against the words around the span
+                  "left_match", "right_match", "left_adjacent", "right_adjacent", "wh_noun_near")
 LLM_FEATURES = ("lp_sum", "lp_end", "lp_total", "lp_mean", "n_tokens")
 
 
@@ -169,6 +171,7 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
         "counted_noun": float(counts),
         "owner_of_question": float(owner_of_question(c, ev.text, question, q_words)),
         **syntax_features(c, question, question_doc),
+        **context_features(c, question_doc),
     }
 
 
@@ -249,6 +252,54 @@ def syntax_features(c: Candidate, question: str, question_doc=None) -> dict[str,
     out["same_role_as_wh"] = float(wh is not None and wh != "other" and wh == role)
     return out
 
+
+
+def context_features(c: Candidate, question_doc) -> dict[str, float]:
+    """How well the words around the question's gap match the words around the span.
+
+    A question is often its sentence with the answer taken out: "Completing Q with respect to what will
+    produce …" leaves "respect to" before the gap, and the sentence has "with respect to the absolute value";
+    "In what English colony …" names the noun ("colony") that stands next to the answer ("the colony of
+    Virginia"). Stems, punctuation left out; stopwords count, since "as" or "to" places a gap well.
+    """
+    out = {"left_match": 0.0, "right_match": 0.0, "left_adjacent": 0.0, "right_adjacent": 0.0, "wh_noun_near": 0.0}
+    doc = c.doc
+    span = wh_phrase(question_doc)
+    if span is None or doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return out
+    a, b, _ = span
+    q_tokens = [t for t in question_doc if not t.is_punct]
+    before = [t for t in q_tokens if t.idx + len(t) <= a]
+    if len(before) <= 1 and wh_role(question_doc) != "subject" and q_tokens and q_tokens[-1].idx >= b:
+        # a fronted wh-phrase ("What were NTL's services rebranded as?", "In what colony were they promised
+        # land?"): the gap of the statement is at the question's end ("… rebranded as ___")
+        q_left = [stem(t.text) for t in q_tokens[-3:]]
+        q_right = []
+    else:
+        q_left = [stem(t.text) for t in before[-3:]]
+        q_right = [stem(t.text) for t in q_tokens if t.idx >= b][:3]
+    toks = [t for t in doc if not t.is_punct]
+    s_left = [stem(t.text) for t in toks if t.idx + len(t) <= c.start][-4:]
+    s_right = [stem(t.text) for t in toks if t.idx >= c.end][:4]
+    if q_left and s_left:
+        out["left_match"] = sum(w in s_left for w in q_left) / len(q_left)
+        out["left_adjacent"] = float(s_left[-1] == q_left[-1])
+    if q_right and s_right:
+        out["right_match"] = sum(w in s_right for w in q_right) / len(q_right)
+        out["right_adjacent"] = float(s_right[0] == q_right[0])
+    # the noun the wh-word asks about: "what English colony were …" (the small parser may not attach it)
+    nouns = set()
+    for t in question_doc:
+        if t.idx < a or t.lower_ in _WH_WORDS:
+            continue
+        if t.pos_ not in ("NOUN", "PROPN", "ADJ", "NUM") or len(nouns) >= 3:
+            break
+        if t.pos_ in ("NOUN", "PROPN"):
+            nouns.add(stem(t.text))
+    if nouns:
+        inside = {stem(w) for w in words(c.text)}
+        out["wh_noun_near"] = float(bool(nouns & (set(s_left[-3:]) | set(s_right[:3]) | inside)))
+    return out
 
 
 

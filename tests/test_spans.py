@@ -109,6 +109,39 @@ def test_syntax_features_are_neutral_without_a_parse():
     assert f["dep_distance"] == 1.0 and sum(f.values()) == 1.0
 
 
+@pytest.mark.parametrize("question, sentence, answer, feature", [
+    # the words before the gap are the words before the answer
+    ("Completing Q with respect to what will produce the reals?",
+     "Completing Q with respect to the absolute value yields the reals, and with the p-adic norm the p-adics.",
+     "the absolute value", "left_adjacent"),
+    # a fronted wh-phrase leaves its gap at the question's end: "… rebranded as ___"
+    ("What were NTL's services rebranded as?",
+     "On the same day Setanta launched on the digital platform, NTL's services were rebranded as Virgin Media.",
+     "Virgin Media", "left_adjacent"),
+    # the subject asked about stands before the rest of the question
+    ("Who leads the Islamic State?", "Abu Omar leads the Islamic State, and Hayri Abaza praised it.",
+     "Abu Omar", "right_adjacent"),
+    # the noun the wh-word asks about stands next to the answer
+    ("In what English colony were Huguenot settlers promised land?",
+     "In 1700 Huguenots moved from England to the colony of Virginia, where the Crown promised them land.",
+     "Virginia", "wh_noun_near"),
+])
+def test_context_features_match_the_words_around_the_gap(nlp, question, sentence, answer, feature):
+    from rag.spans import context_features
+
+    q_doc = nlp(question)
+    feats = {c.text: context_features(c, q_doc) for c in span_candidates([nlp(sentence)], question)}
+    assert feats[answer][feature] == 1.0
+    others = [t for t, f in feats.items() if f[feature] == 1.0 and answer not in t and t not in answer]
+    assert len(others) < len(feats) - 1  # it tells candidates apart
+
+
+def test_context_features_are_neutral_without_a_parse():
+    from rag.spans import context_features
+
+    assert set(context_features(Candidate("314", 0, 0, 3, "CARDINAL", "number"), None).values()) == {0.0}
+
+
 @pytest.mark.parametrize("question, statement", [
     ("How many prisoners were swapped?", "314 prisoners were swapped"),
     ("Which region has Russia insisted on seizing?", "314 has Russia insisted on seizing"),
@@ -285,8 +318,11 @@ def test_the_trainer_computes_answered_cos_as_the_pipeline_does(make_pipe, hash_
     assert {c.evidence for c in ans.spans} == {0, 1}  # candidates of both sentences: each is matched to its own
     served = {c.text: c.features["answered_cos"] for c in ans.spans}
     assert len(set(served.values())) > 1  # it tells the candidates apart
-    rows = [("  " + QWHAT, [], [(c.text, {k: v for k, v in c.features.items() if k != "answered_cos"},
+    recomputed = ("answered_cos", "left_match", "right_match", "left_adjacent", "right_adjacent", "wh_noun_near")
+    rows = [("  " + QWHAT, [], [(c.text, {k: v for k, v in c.features.items() if k not in recomputed},
                                  c.doc.text, c.start, c.end) for c in ans.spans])]
     refresh_evidence_features(rows, embedder=hash_embedder, nlp=nlp, progress=False)
     trained = {t: f["answered_cos"] for t, f, *_ in rows[0][2]}
     assert trained == pytest.approx(served, abs=1e-5)
+    for name in recomputed[1:]:  # the gap's context, from the stored sentence and offsets
+        assert {t: f[name] for t, f, *_ in rows[0][2]} == {c.text: c.features[name] for c in ans.spans}
