@@ -120,6 +120,11 @@ _DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")  # "U.S." → "US"
 _DECADE = re.compile(r"(?<![\w.])(\d{2}|\d{4})['’]?s\b")  # "70's", "1970s"
 
 
+# a temperature's unit written as a symbol is the unit's name: "565 °C" mentions Celsius
+_DEGREES = re.compile(r"°\s?([CFK])\b", re.I)
+_DEGREE_NAMES = {"C": "Celsius", "F": "Fahrenheit", "K": "Kelvin"}
+
+
 def undot_acronyms(text: str) -> str:
     """Write dotted acronyms as one word: "the U.S. court" → "the US court"."""
     return _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
@@ -140,7 +145,8 @@ def names_missing(names: set[str], text: str) -> list[str]:
     "America" (shared prefix of 5+ letters), a name inside a longer word counts
     ("Atlantic" in "transatlantic"), so does a one-letter typo of a long name
     ("Ghandi"), an acronym matches the initials of a capitalized run ("EU" ~
-    "European Union") and a run matches its acronym ("United States" ~ "U.S."),
+    "European Union") and a run matches its acronym ("United States" ~ "U.S.",
+    or with one letter more, "USA"), a unit matches its symbol ("Celsius" ~ "°C"),
     a hyphenated name needs half of its parts, and a run of several words
     needs its last word (the surname, the head) and its rarest word in
     everyday English (wordfreq), the one that tells it apart: "Graham Twigg"
@@ -149,7 +155,7 @@ def names_missing(names: set[str], text: str) -> list[str]:
     """
     from wordfreq import zipf_frequency
 
-    text = undot_acronyms(text)
+    text = _DEGREES.sub(lambda m: " " + _DEGREE_NAMES[m.group(1).upper()], undot_acronyms(text))
     stems = {stem(part) for w in words(text) for part in re.sub(r"['’]s?$", "", w).split("-") if part}
     initials = {"".join(w[0] for w in m.group().split() if w[0].isupper()).lower()
                 for m in _NAME.finditer(text)}
@@ -177,8 +183,8 @@ def names_missing(names: set[str], text: str) -> list[str]:
         run = n.split()
         if not run or n.replace(" ", "") in initials:
             continue
-        if len(run) > 1 and "".join(w[0] for w in run) in acronyms:
-            continue
+        if len(run) > 1 and any(a.startswith("".join(w[0] for w in run)) and len(a) <= len(run) + 1 for a in acronyms):
+            continue  # "United States" ~ "US", and with one word more, "USA" (of America), "NYC" (New York City)
         rarest = min(run, key=lambda w: zipf_frequency(w, "en"))
         if not (word_present(run[-1]) and word_present(rarest)):
             missing.append(n)

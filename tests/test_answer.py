@@ -287,6 +287,11 @@ def test_a_multi_word_name_needs_its_surname_and_its_rarest_word():
     assert names_missing(name_runs(q), text) == ["boris johnson", "tesla electric light"]
     # a run matches its acronym, dotted or not
     assert names_missing(name_runs("Who ruled in the United States?"), "the U.S. Supreme Court") == []
+    assert names_missing(name_runs("What speed is usual in the United States?"), "3600 RPM in the USA") == []
+    assert names_missing(name_runs("Who ruled in the United States?"), "the USSR and the UAE") == ["united states"]
+    # a temperature unit written as its symbol
+    assert names_missing(name_runs("How hot is it, in degrees Celsius?"), "typically 565 °C") == []
+    assert names_missing(name_runs("How hot is it, in degrees Celsius?"), "typically 1050 °F") == ["celsius"]
 
 
 def test_a_decade_in_the_question_matches_its_years():
