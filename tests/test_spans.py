@@ -35,6 +35,13 @@ def test_candidates_are_entities_names_noun_phrases_and_numbers_but_never_the_qu
     assert len(found) == len(set(found))
 
 
+def test_a_name_of_the_question_in_its_acronym_form_is_no_answer(nlp):
+    doc = nlp("Typical speeds are 3600 revolutions per minute in the USA, and 3000 in the UK.")
+    found = texts(span_candidates([doc], "In the United States, what is a usual turbine speed?"))
+    assert "3600" in found and "UK" in found
+    assert not any("USA" in t and "3600" not in t for t in found), found
+
+
 def test_a_nationality_with_its_noun_is_a_who_candidate(nlp):
     doc = nlp("Ukrainian authorities confirmed the exchange had taken place.")
     by_text = {c.text: c.label for c in span_candidates([doc], "Who announced the exchange?")}
