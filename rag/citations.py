@@ -125,6 +125,12 @@ _DEGREES = re.compile(r"°\s?([CFK])\b", re.I)
 _DEGREE_NAMES = {"C": "Celsius", "F": "Fahrenheit", "K": "Kelvin"}
 
 
+def is_acronym_of(word: str, initials: str) -> bool:
+    """``word`` (lower case) is the acronym of a name with these initials: "us" for "united states", and with
+    one word more, "usa" (of America), "nyc" (New York City); not "ussr"."""
+    return word.startswith(initials) and len(word) <= len(initials) + 1
+
+
 def undot_acronyms(text: str) -> str:
     """Write dotted acronyms as one word: "the U.S. court" → "the US court"."""
     return _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
@@ -183,8 +189,8 @@ def names_missing(names: set[str], text: str) -> list[str]:
         run = n.split()
         if not run or n.replace(" ", "") in initials:
             continue
-        if len(run) > 1 and any(a.startswith("".join(w[0] for w in run)) and len(a) <= len(run) + 1 for a in acronyms):
-            continue  # "United States" ~ "US", and with one word more, "USA" (of America), "NYC" (New York City)
+        if len(run) > 1 and any(is_acronym_of(a, "".join(w[0] for w in run)) for a in acronyms):
+            continue
         rarest = min(run, key=lambda w: zipf_frequency(w, "en"))
         if not (word_present(run[-1]) and word_present(rarest)):
             missing.append(n)

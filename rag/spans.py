@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-from rag.citations import Evidence, counted_noun, counts_noun, name_runs, strip_markers
+from rag.citations import Evidence, counted_noun, counts_noun, is_acronym_of, name_runs, strip_markers
 from rag.text import DATE_LIKE, STOPWORDS, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
     # the question's words, and the acronyms of its names: "the USA" only repeats "In the United States, …?"
     initials = {"".join(w[0] for w in run.split()) for run in name_runs(question) if " " in run}
     q_words = plain_words(question) | {w for text in (d.text for d in docs) for w in plain_words(text)
-                                       if any(w.startswith(i) and len(w) <= len(i) + 1 for i in initials)}
+                                       if any(is_acronym_of(w, i) for i in initials)}
     out: dict[str, Candidate] = {}
 
     def add(i, doc, a, b, label, kind):
