@@ -93,7 +93,7 @@ store = IndexStore.load(sys.argv[1])
 qs = json.loads(open(sys.argv[2]).read())
 out = {}
 for mode in ("dense", "bm25", "hybrid"):
-    r = Retriever(store, emb, mode, s.rrf_k, s.candidates)
+    r = Retriever.from_settings(store, emb, s, mode)
     r.search(qs[0], 5)
     ts = []
     for q in qs:

@@ -29,7 +29,7 @@ from rag.text import question_stems
 
 
 def features(store, emb, s, question):
-    hits = Retriever(store, emb, s.retrieval_mode, s.rrf_k, s.candidates).search(question, s.top_k)
+    hits = Retriever.from_settings(store, emb, s).search(question, s.top_k)
     ev = gather_evidence(hits, question_stems(question), emb, question, store=store)
     if not ev:
         return 0.0, 0.0, True, True

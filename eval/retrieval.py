@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--gold", type=Path, required=True)
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--modes", default="dense,bm25,hybrid")
+    ap.add_argument("--modes", default="dense,bm25,hybrid,rrf", help="hybrid = score fusion, rrf = rank fusion")
     args = ap.parse_args()
 
     s = Settings(corpus=args.corpus, index=args.index)
@@ -41,7 +41,9 @@ def main() -> None:
     gold = [g for g in gold if g.id in spans]
     results = {}
     for mode in args.modes.split(","):
-        r = Retriever(store, emb, mode, s.rrf_k, s.candidates)
+        # "rrf": the hybrid retriever with reciprocal-rank fusion instead of the default score fusion
+        r = (Retriever.from_settings(store, emb, s.model_copy(update={"fusion": "rrf"}), "hybrid") if mode == "rrf"
+             else Retriever.from_settings(store, emb, s, mode))
         h1 = h5 = mrr = 0.0
         t0 = time.perf_counter()
         for g in gold:

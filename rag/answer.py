@@ -309,7 +309,7 @@ class Pipeline:
             prev_q = history[-1][0]
             query = f"{prev_q} {question}"
             q_stems = q_stems | question_stems(prev_q) if len(q_stems) < 3 else q_stems
-        retriever = Retriever(store, self.embedder, mode or s.retrieval_mode, s.rrf_k, s.candidates)
+        retriever = Retriever.from_settings(store, self.embedder, s, mode)
         hits = retriever.search(query, top_k or s.top_k)
         evidence = gather_evidence(hits, q_stems, self.embedder, query, store=store,
                                    query_vector=retriever.query_vector) if hits else []

@@ -103,7 +103,7 @@ def search(
         _fail(str(e), 2)
     except IndexError_ as e:
         _fail(str(e))
-    hits = Retriever(store, emb, s.retrieval_mode, s.rrf_k, s.candidates).search(query, s.top_k)
+    hits = Retriever.from_settings(store, emb, s).search(query, s.top_k)
     if as_json:
         typer.echo(json.dumps({"query": query, "mode": s.retrieval_mode, "hits": [h.to_dict() for h in hits]},
                               ensure_ascii=False, indent=1))

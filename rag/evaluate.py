@@ -64,7 +64,7 @@ def evaluate_variant(pipe, gold: Sequence[GoldItem], spans: dict, mode: str, ver
     s = pipe.settings
     results = []
     for g in gold:
-        retriever = Retriever(pipe.store, pipe.embedder, mode, s.rrf_k, s.candidates)
+        retriever = Retriever.from_settings(pipe.store, pipe.embedder, s, mode)
         try:
             q = clean_question(g.question, s.max_question_chars)
             hits = retriever.search(q, MRR_DEPTH)

@@ -1,4 +1,12 @@
-"""Hybrid retrieval: dense (FAISS) + BM25, fused by reciprocal-rank fusion.
+"""Hybrid retrieval: dense (FAISS) + BM25, fused.
+
+Fusion is by default a convex combination of the two retrievers' scores, each standardised over the
+candidates it returned (``fuse_scores``); reciprocal-rank fusion (``fuse_rankings``) is the alternative
+(``RAG_FUSION=rrf``). Ranks throw away how far ahead a retriever's best is: "Who is the Kremlin
+spokesman?" has one chunk far ahead in BM25 (4.0 against 3.0 for the next) that the dense side ranks
+61st, and RRF put four chunks that both sides found middling above it. Measured on XQuAD with the 2,225
+BBC articles added as distractors (1,190 questions), hit@1 0.842 → 0.883, MRR@10 0.898 → 0.922;
+see README → Quality.
 
 The dense side searches sentence vectors and ranks a chunk by its best sentence (see ``rag.store``).
 
@@ -10,17 +18,20 @@ can decide on evidence whether anything matches at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence
+
+import numpy as np
 
 from rag.chunking import Chunk
 
 Mode = Literal["hybrid", "dense", "bm25"]
+Fusion = Literal["cc", "rrf"]
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk: Chunk
-    score: float          # the fused score used for ranking (RRF in hybrid mode)
+    score: float          # the score it was ranked by (the fused score in hybrid mode)
     dense: float | None   # cosine similarity of its best sentence, when the dense retriever returned it
     bm25: float | None
     rank: int             # 1-based
@@ -42,14 +53,46 @@ def fuse_rankings(rankings: list[list[int]], k: int = 60) -> list[tuple[int, flo
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+def fuse_scores(scored: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float]) -> list[tuple[int, float]]:
+    """Convex combination of standardised scores: score(d) = Σ w_i · z_i(d), best first.
+
+    Each list's scores are turned into z-scores over the candidates it returned (BM25's scale depends on the
+    corpus and the query's length, a cosine's does not); an item a list did not return counts as that list's
+    lowest. Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval" (ACM TOIS 2023) find
+    this beats RRF and needs no tuning beyond the weight. Ties keep first-seen order."""
+    fused: dict[int, float] = {}
+    parts = []
+    for lst, w in zip(scored, weights):
+        if not lst:
+            continue
+        v = np.array([sc for _, sc in lst], dtype=np.float64)
+        sd = v.std()
+        z = (v - v.mean()) / sd if sd > 0 else np.zeros_like(v)
+        parts.append(({i: float(x) for (i, _), x in zip(lst, z)}, float(z.min()), w))
+        for i, _ in lst:
+            fused.setdefault(i, 0.0)
+    for zs, floor, w in parts:
+        for i in fused:
+            fused[i] += w * zs.get(i, floor)
+    return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
 class Retriever:
-    def __init__(self, store, embedder, mode: Mode = "hybrid", rrf_k: int = 60, candidates: int = 50):
+    def __init__(self, store, embedder, mode: Mode = "hybrid", rrf_k: int = 60, candidates: int = 50,
+                 fusion: Fusion = "cc", dense_weight: float = 0.5):
         self.store = store
         self.embedder = embedder
         self.mode = mode
         self.rrf_k = rrf_k
         self.candidates = candidates
+        self.fusion = fusion
+        self.dense_weight = dense_weight
         self.query_vector = None  # the last query's embedding, for scoring its sentences without embedding it again
+
+    @classmethod
+    def from_settings(cls, store, embedder, settings, mode: Mode | None = None) -> "Retriever":
+        s = settings
+        return cls(store, embedder, mode or s.retrieval_mode, s.rrf_k, s.candidates, s.fusion, s.dense_weight)
 
     def search(self, query: str, top_k: int = 5, mode: Mode | None = None) -> list[Hit]:
         mode = mode or self.mode
@@ -65,8 +108,10 @@ class Retriever:
             ranked = dense
         elif mode == "bm25":
             ranked = bm25
-        else:
+        elif self.fusion == "rrf":
             ranked = fuse_rankings([[i for i, _ in dense], [i for i, _ in bm25]], self.rrf_k)
+        else:
+            ranked = fuse_scores([dense, bm25], [self.dense_weight, 1.0 - self.dense_weight])
         hits = []
         for rank, (pos, score) in enumerate(ranked[:top_k], 1):
             hits.append(Hit(self.store.chunks[pos], score, dense_score.get(pos), bm25_score.get(pos), rank))

@@ -71,7 +71,11 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Dense, BM25 or both fused with reciprocal-rank fusion."
     )
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
+    fusion: Literal["cc", "rrf"] = Field(
+        "cc", description="Hybrid fusion: 'cc' (weighted sum of standardised scores) or 'rrf' (reciprocal rank)."
+    )
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense score in 'cc' fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant (fusion 'rrf').")
     candidates: int = Field(50, ge=1, description="Candidates taken from each retriever before fusion.")
     min_relevance: float = Field(
         0.30, description="Abstain when the best supporting sentence scores below this cosine similarity."
