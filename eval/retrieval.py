@@ -1,4 +1,4 @@
-"""Retrieval quality alone (no LLM): chunk-level hit@1, hit@5, MRR@10 for dense, BM25 and hybrid.
+"""Retrieval quality alone (no LLM): chunk-level hit@1, hit@5, MRR@10 for dense, BM25 and hybrid (RRF and cc).
 
     python eval/retrieval.py --gold eval/xquad/gold.jsonl --corpus eval/xquad/corpus --index /tmp/xquad-index
 
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--gold", type=Path, required=True)
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--modes", default="dense,bm25,hybrid,rrf", help="hybrid = score fusion, rrf = rank fusion")
+    ap.add_argument("--modes", default="dense,bm25,hybrid,cc", help="hybrid = rank fusion (RRF), cc = score fusion")
     args = ap.parse_args()
 
     s = Settings(corpus=args.corpus, index=args.index)
@@ -41,8 +41,8 @@ def main() -> None:
     gold = [g for g in gold if g.id in spans]
     results = {}
     for mode in args.modes.split(","):
-        # "rrf": the hybrid retriever with reciprocal-rank fusion instead of the default score fusion
-        r = (Retriever.from_settings(store, emb, s.model_copy(update={"fusion": "rrf"}), "hybrid") if mode == "rrf"
+        # "cc": the hybrid retriever with score fusion (RAG_FUSION=cc) instead of the default rank fusion
+        r = (Retriever.from_settings(store, emb, s.model_copy(update={"fusion": "cc"}), "hybrid") if mode == "cc"
              else Retriever.from_settings(store, emb, s, mode))
         h1 = h5 = mrr = 0.0
         t0 = time.perf_counter()
