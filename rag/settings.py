@@ -78,11 +78,16 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense score in 'cc' fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant (fusion 'rrf').")
     candidates: int = Field(50, ge=1, description="Candidates taken from each retriever before fusion.")
-    min_relevance: float = Field(
-        0.30, description="Abstain when the best supporting sentence scores below this cosine similarity."
+    min_evidence: float = Field(
+        0.80, description="Abstain when the best supporting sentence's cosine + evidence_coverage_weight × coverage "
+        "is below this (fitted by eval/calibrate_abstention.py)."
+    )
+    evidence_coverage_weight: float = Field(
+        0.91, ge=0.0, description="Weight of the question-word coverage against the cosine in the evidence gate."
     )
     min_coverage: float = Field(
-        0.4, description="Abstain when fewer than this share of the question's content words appear near the answer."
+        0.4, description="A number that counts what the question counts is an answer only from a sentence holding "
+        "this share of the question's content words."
     )
 
     # the LLM

@@ -286,7 +286,7 @@ def test_run_cli_writes_report_with_fixed_keys_and_html(tmp_path, monkeypatch, f
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     gold = write_gold(tmp_path / "g.jsonl", [PRISONERS, {**FRANCE, "question": "<b>capital</b> of France?"}, LOAN])
-    s = Settings(chunk_tokens=60, chunk_overlap=15, min_relevance=0.0, min_coverage=0.0)
+    s = Settings(chunk_tokens=60, chunk_overlap=15, min_evidence=0.0, min_coverage=0.0)
     out, page = tmp_path / "r" / "report.json", tmp_path / "r" / "report.html"
     code = run_cli(gold=gold, corpus=SEEDS, index=None, out=out, html=page, limit=None, seed=0,
                    variants=["hybrid", "noverify"], settings=s)
@@ -341,7 +341,7 @@ def test_single_variant_report_has_exactly_the_fixed_keys(tmp_path, monkeypatch,
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     gold = write_gold(tmp_path / "g.jsonl", [PRISONERS, FRANCE, LOAN])
     out = tmp_path / "report.json"
-    s = Settings(chunk_tokens=60, chunk_overlap=15, min_relevance=0.0, min_coverage=0.0)
+    s = Settings(chunk_tokens=60, chunk_overlap=15, min_evidence=0.0, min_coverage=0.0)
     assert run_cli(gold=gold, corpus=SEEDS, index=None, out=out, html=None, limit=2, seed=3, variants=[],
                    settings=s) == 0
     report = json.loads(out.read_text())

@@ -54,7 +54,7 @@ def assert_no_traceback(text: str):
 
 
 def fake_pipeline(settings, embedder, reply="314 prisoners [1]") -> Pipeline:
-    s = settings.model_copy(update={"min_relevance": 0.1, "min_coverage": 0.3})
+    s = settings.model_copy(update={"min_evidence": 0.37, "min_coverage": 0.3})
     store = IndexStore.load(s.index, expect=expected_manifest(s, embedder.model_id))
     return Pipeline(s, store, embedder, FakeGenerator([reply]), s.index)
 

@@ -229,7 +229,7 @@ def test_shipped_weights_cover_every_feature():
 def make_pipe(settings, hash_embedder):
     from rag.answer import Pipeline
 
-    settings = settings.model_copy(update={"min_relevance": 0.1, "min_coverage": 0.3})
+    settings = settings.model_copy(update={"min_evidence": 0.37, "min_coverage": 0.3})
     build_index(settings, hash_embedder, progress=False)
     store = IndexStore.load(settings.index, expect=expected_manifest(settings, hash_embedder.model_id))
 
