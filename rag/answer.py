@@ -34,8 +34,8 @@ from rag.citations import (
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.text import (
-    STOPWORDS, content_stems, covered_share, other_forms_of_names, plain_words, question_stems, quoted, stem, token_f1,
-    words,
+    STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
+    token_f1, words,
 )
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,7 @@ class Pipeline:
             load()
         self.nlp()
         names_missing({"warm up"}, "warm")  # loads wordfreq's word list
+        question_stems("warmed up")  # loads simplemma's English lexicon
 
     # -- spaCy for answer types -------------------------------------------------------
 
@@ -240,7 +241,7 @@ class Pipeline:
         return typed_candidates(self._parse(text), labels)
 
     def _choose_span(self, question: str, evidence: list[Evidence], labels, draft: str, messages,
-                     n_sentences: int = 2) -> list:
+                     n_sentences: int = 2, foreign: set[str] = frozenset()) -> list:
         """The answer-span candidates of the best sentences, ranked (see rag.spans); best first.
 
         Empty when the generator cannot score continuations (an HTTP server, whose bigger model's own
@@ -264,14 +265,15 @@ class Pipeline:
             numeric = bool(set(labels) & NUMERIC_TYPES)
             named = bool(set(labels) & NAME_TYPES)
             candidates = [c for c in candidates
-                          if (_close_to_question(evidence[c.evidence]) or (
+                          if measures(c.text, question) and (_close_to_question(evidence[c.evidence]) or (
                               c.features["counted_noun"] and evidence[c.evidence].coverage >= self.settings.min_coverage))
                           and (c.features["type_match"] or labels[0] in SOFT_TYPES
                                or (numeric and c.features["has_digit"])      # "314 prisoners" for how many
                                or (named and c.kind == "name"))]             # a name the NER missed
         # "Russia’s Vladimir Putin" for "Where did Trump host Vladimir Putin?": it qualifies what the
         # question names, it does not answer it
-        candidates = [c for c in candidates if not c.features["owner_of_question"]]
+        candidates = [c for c in candidates if not c.features["owner_of_question"]
+                      and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         if not candidates:
             return []
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
@@ -327,7 +329,12 @@ class Pipeline:
         # a name or a number the question asks about (France, Witkoff, 2026) must occur somewhere in what was
         # retrieved: passages about the 2005 contest do not say who won in 2026
         retrieved_text = "\n".join(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)
-        missing_names = names_missing(name_runs(question), retrieved_text) + numbers_missing(question, retrieved_text)
+        asked_names = name_runs(question)
+        missing_names = names_missing(asked_names, retrieved_text) + numbers_missing(question, retrieved_text)
+        # ... and an answer comes from an article that names them all, when the best one does: "How many people
+        # died in the missile attack on Kyiv?" is not answered from a report of deaths elsewhere retrieved beside it
+        foreign = (_articles_not_naming(evidence, hits, store, question, asked_names)
+                   if not missing_names and not history and (asked_names or numbers_in(question)) else set())
         # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
         # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
         # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
@@ -366,13 +373,17 @@ class Pipeline:
             return
 
         claims, notes = attribute_sentences(answer_phrase(draft, question), evidence, question=question)
+        if foreign and any(evidence[c.evidence].doc_id in foreign for c in claims):
+            notes.append("removed what the model took from articles that do not name "
+                         f"{', '.join(sorted(asked_names) or numbers_in(question))}")
+            claims = [c for c in claims if evidence[c.evidence].doc_id not in foreign]
         labels = expected_labels(question)
         if labels:
             # a typed answer must sit next to what the question is about: most of its words, not just one
             noun = counted_noun(question)
-            candidates = [(i, a, b, lab) for i, e in enumerate(top)
+            candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.doc_id not in foreign
                           for a, b, lab in self._entities(e.text, labels)
-                          if not _repeats_question(e.text[a:b], question)
+                          if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2)))]
@@ -413,7 +424,7 @@ class Pipeline:
         if s.span_ranker:
             # verification said the passages answer; the ranker picks the words that do (rag.spans)
             t_rank = time.perf_counter()
-            spans = self._choose_span(question, evidence, labels, draft, messages)
+            spans = self._choose_span(question, evidence, labels, draft, messages, foreign=foreign)
             timings["generate"] += time.perf_counter() - t_rank  # the LLM's scoring is generation work too
             if spans:
                 best = spans[0]
@@ -423,6 +434,29 @@ class Pipeline:
         answer = finish("", False, claims, draft, notes)
         answer.spans = spans
         yield answer
+
+
+def _articles_not_naming(evidence: list[Evidence], hits: Sequence[Hit], store, question: str,
+                         names: set[str]) -> set[str]:
+    """The retrieved articles that miss a name or number of the question, when the best sentence's article
+    names them all: what they say cannot answer it. Their sentences stay in the evidence list (the ranks do
+    not move); no span or claim is taken from them.
+
+    When the best article lacks one, none is set apart: a question may name what its article does not (a
+    year the writer added, "the Nobel Prize" for an article that says "Nobel"), and the check across all
+    that was retrieved (``names_missing`` in the gate) is all there is."""
+    texts: dict[str, list[str]] = {}
+    for h in hits:  # without a store (a test's), an article is what was retrieved of it
+        texts.setdefault(h.chunk.doc_id, [h.chunk.title]).append(h.chunk.text)
+
+    def lacks(doc_id: str) -> bool:
+        whole = getattr(store, "document_text", lambda _: "")(doc_id) or "\n".join(texts.get(doc_id, ()))
+        return bool(names_missing(names, whole) or numbers_missing(question, whole))
+
+    docs = list(dict.fromkeys(e.doc_id for e in evidence))
+    if not docs or lacks(docs[0]):
+        return set()
+    return {d for d in docs[1:] if lacks(d)}
 
 
 class _NoEntities:
@@ -448,9 +482,32 @@ def _close_to_question(e: Evidence) -> bool:
 
 
 def _repeats_question(span: str, question: str) -> bool:
-    """True when every content word of ``span`` is already in the question: no answer."""
+    """True when every content word of ``span`` is already in the question: no answer. A number the
+    question states is the question's too: "20" does not answer "How much will the 20-point plan cost?"."""
     span_words = {w for w in plain_words(span) if w not in STOPWORDS}
-    return not span_words or span_words <= plain_words(question)
+    return not span_words or span_words <= plain_words(question) | numbers_in(question)
+
+
+# "how old", "how long", "how many": the answer is a measure, so it holds a number, in digits or in words
+_MEASURE_QUESTION = re.compile(r"\bhow\s+(old|long|far|tall|big|large|high|deep|wide|heavy|many|much)\b", re.I)
+_QUANTITY = re.compile(
+    r"\d|\b(?:(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|"
+    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|"
+    r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|(?:thir|four|fif|six|seven|"
+    r"eigh|nine)teenth|twentieth|thirtieth|fortieth|fiftieth|hundredth|thousandth|decade|century|centurie|millenni(?:um|a)"
+    r")s?|several|few|half|quarter|once|twice|thrice|a lot|lots)\b", re.I)
+_BARE_YEAR = re.compile(r"(?:in\s+)?\d{4}")
+
+
+def measures(span: str, question: str) -> bool:
+    """False when the question asks for a measure and ``span`` is none: "late Wednesday" or "1945" (a point in
+    time, not a length of it) for "How long has the conflict lasted?"; True otherwise."""
+    m = _MEASURE_QUESTION.search(question)
+    if not m:
+        return True
+    if not _QUANTITY.search(span):
+        return False
+    return not (m.group(1).lower() in ("long", "old") and _BARE_YEAR.fullmatch(span.strip()))
 
 
 

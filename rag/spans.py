@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.citations import Evidence, counted_noun, counts_noun, is_acronym_of, name_runs, strip_markers
-from rag.text import DATE_LIKE, STOPWORDS, plain_words, question_stems, stem, token_f1, words
+from rag.text import DATE_LIKE, STOPWORDS, lemma_stem, numbers_in, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
     """Entities, noun phrases and numbers of each parsed sentence (``docs[i]`` is evidence ``i``)."""
     # the question's words, and the acronyms of its names: "the USA" only repeats "In the United States, …?"
     initials = {"".join(w[0] for w in run.split()) for run in name_runs(question) if " " in run}
-    q_words = plain_words(question) | {w for text in (d.text for d in docs) for w in plain_words(text)
-                                       if any(is_acronym_of(w, i) for i in initials)}
+    q_words = plain_words(question) | numbers_in(question) | {w for text in (d.text for d in docs) for w in plain_words(text)
+                                                              if any(is_acronym_of(w, i) for i in initials)}
     out: dict[str, Candidate] = {}
 
     def add(i, doc, a, b, label, kind):
@@ -108,12 +108,15 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
                 add(i, doc, e.start_char, head.idx + len(head), e.label_, "entity")
         if getattr(doc, "has_annotation", lambda _: False)("DEP"):  # no parser (spaCy missing): entities only
             for nc in doc.noun_chunks:
+                while len(nc) > 1 and nc[-1].ent_type_ in ("DATE", "TIME") and nc[0].ent_type_ not in ("DATE", "TIME"):
+                    nc = nc[:-1]  # "a trip to Kyiv Thursday": the parser's chunk "Kyiv Thursday" is Kyiv, on Thursday
                 add(i, doc, nc.start_char, nc.end_char, None, "chunk")
                 if nc[0].pos_ == "DET" and len(nc) > 1:
                     add(i, doc, nc[1].idx, nc.end_char, None, "chunk")
             run = []
             for tok in list(doc) + [None]:  # runs of proper nouns: "Rustem Umerov" in "security chief Rustem Umerov"
-                if tok is not None and tok.pos_ == "PROPN":
+                # a day or a month ends a name: "a trip to Kyiv Thursday" is a trip to Kyiv
+                if tok is not None and tok.pos_ == "PROPN" and tok.ent_type_ not in ("DATE", "TIME"):
                     run.append(tok)
                     continue
                 if run:
@@ -242,11 +245,12 @@ def syntax_features(c: Candidate, question: str, question_doc=None) -> dict[str,
         return out
     root = span.root
     q_stems = question_stems(question)
-    q_tokens = [t for t in doc if not span.start <= t.i < span.end and not t.is_stop and stem(t.text) in q_stems]
+    q_tokens = [t for t in doc if not span.start <= t.i < span.end and not t.is_stop
+                and (stem(t.text) in q_stems or lemma_stem(t.text) in q_stems)]
     if q_tokens:
         out["dep_distance"] = min(min(_tree_distance(root, t) for t in q_tokens), 8) / 8
     head = root.head
-    out["head_in_question"] = float(head.i != root.i and stem(head.text) in q_stems)
+    out["head_in_question"] = float(head.i != root.i and (stem(head.text) in q_stems or lemma_stem(head.text) in q_stems))
     out["sibling_of_question"] = float(any(t.head.i == head.i and head.i != root.i for t in q_tokens))
     role = _role(root)
     if role != "other":

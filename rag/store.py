@@ -135,15 +135,23 @@ class IndexStore:
     _holders: list = field(default_factory=list, repr=False)   # sentence row → chunk positions
     _row_of: dict = field(default_factory=dict, repr=False)    # (doc id, start) → sentence row
     _chunk_rows: list = field(default_factory=list, repr=False)  # chunk position → its sentence rows
+    _doc_chunks: dict = field(default_factory=dict, repr=False)  # doc id → its chunk positions, in order
 
     def __post_init__(self):
         self._by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         _, self._holders, self._row_of = sentence_rows(self.chunks)
         self._chunk_rows = [np.array([self._row_of[(c.doc_id, a)] for a, _ in c.sentences], dtype=np.int64)
                             for c in self.chunks]
+        for i, c in enumerate(self.chunks):
+            self._doc_chunks.setdefault(c.doc_id, []).append(i)
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def document_text(self, doc_id: str) -> str:
+        """An article's headline and text as the index holds it (its chunks, joined; overlaps repeat)."""
+        chunks = [self.chunks[i] for i in self._doc_chunks.get(doc_id, ())]
+        return "\n".join([chunks[0].title] + [c.text for c in chunks]) if chunks else ""
 
     def position(self, chunk_id: str) -> int | None:
         return self._by_id.get(chunk_id)

@@ -90,9 +90,32 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word.lower().replace("’", "'"))
 
 
+@lru_cache(maxsize=1)
+def _lemmatizer():
+    import simplemma
+
+    return simplemma
+
+
+@lru_cache(maxsize=65536)
+def lemma_stem(word: str) -> str:
+    """The stem of a lower-case word's dictionary form (simplemma's English lexicon): "fell" → "fall",
+    "won" → "win", "built" → "build", which no stemmer reaches. A capitalized word is a name and is only
+    stemmed: "Rose" is not "rise"."""
+    if not word[:1].islower():
+        return stem(word)
+    return stem(_lemmatizer().lemmatize(word, lang="en"))
+
+
 def content_stems(text: str) -> set[str]:
-    """Stems of the words that carry meaning (no stopwords, no single letters)."""
-    return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and (len(w) > 1 or w.isdigit())}
+    """Stems of the words that carry meaning (no stopwords, no single letters), each also as the stem of its
+    dictionary form: "temperatures fell" holds "fall", so it covers "How low did temperatures fall?"."""
+    out = set()
+    for w in words(text):
+        if w.lower() not in STOPWORDS and (len(w) > 1 or w.isdigit()):
+            out.add(stem(w))
+            out.add(lemma_stem(w))
+    return out
 
 
 # "how long", "how low": the word asks for a measure, and the passage gives the measure, not the word
@@ -105,7 +128,10 @@ def question_stems(question: str) -> set[str]:
 
     The passage that answers "How long has the conflict lasted?" says "the four-year conflict", not "long".
     """
-    return content_stems(question) - {stem(m.group(1)) for m in _HOW_DEGREE.finditer(question)}
+    degree = {stem(m.group(1)) for m in _HOW_DEGREE.finditer(question)}
+    # one stem per word: the dictionary form's, so that the passage's "fell" (which holds both) covers "fall"
+    return {lemma_stem(w) for w in words(question)
+            if w.lower() not in STOPWORDS and (len(w) > 1 or w.isdigit()) and stem(w) not in degree}
 
 
 def _other_forms(word: str) -> set[str]:
@@ -137,22 +163,51 @@ def _other_forms(word: str) -> set[str]:
     return {f for f in forms if len(f) >= 4 and f != w}
 
 
+ACRONYM = "\0acronym"  # the form ``other_forms_of_names`` gives an all-capitals word
+
+
 def other_forms_of_names(text: str) -> dict[str, set[str]]:
     """For each capitalized content word of ``text`` (by its stem), the country or demonym forms a passage may use
     instead: "Estonia's foreign minister" is "Estonian Foreign Minister Margus Tsahkna". Only capitalized words of
     the passage may match them: "Chinese" is found in "China", never in "bone china"."""
-    return {stem(w): _other_forms(w) for w in words(text)
-            if w[:1].isupper() and len(w) >= 4 and w.lower() not in STOPWORDS and not w.isupper()}
+    forms = {stem(w): _other_forms(w) for w in words(text)
+             if w[:1].isupper() and len(w) >= 4 and w.lower() not in STOPWORDS and not w.isupper()}
+    # an acronym ("EU", "NATO") may be spelled out: ``covered_share`` looks for it in the initials of names
+    forms.update({stem(w): {ACRONYM} for w in words(text) if 2 <= len(w) <= 6 and w.isalpha() and w.isupper()})
+    return forms
+
+
+# a currency or a unit asked for in words is written as its symbol: "in dollars" → "$106 billion"
+SYMBOL_OF = {"dollar": "$", "euro": "€", "pound": "£", "yen": "¥", "percent": "%", "cent": "¢"}
+# a capitalized run of words, whose initials may be the question's acronym: "European Union" for "EU"
+_CAPITALIZED_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:of\s+|the\s+|for\s+)*[A-Z][\w’'-]*)+")
+
+
+def initials_of_names(text: str) -> set[str]:
+    """The lower-cased initials of each capitalized run of ``text``: "the European Union's" → {"eu"};
+    "Bank of England" → {"be", "boe"}."""
+    out = set()
+    for m in _CAPITALIZED_RUN.finditer(text):
+        parts = m.group().split()
+        out.add("".join(w[0] for w in parts if w[0].isupper()).lower())
+        out.add("".join(w[0] for w in parts).lower())
+    return out
 
 
 def covered_share(question_stems: set[str], text: str, other_forms: dict[str, set[str]] | None = None) -> float:
-    """The share of ``question_stems`` that ``text`` holds, a country counting as its people and back."""
+    """The share of ``question_stems`` that ``text`` holds: a country counts as its people and back, an
+    acronym as the name it abbreviates ("EU", "European Union"), a currency as its symbol ("dollars", "$")."""
     if not question_stems:
         return 0.0
     missing = question_stems - content_stems(text)
     if missing and other_forms:
         caps = {bare_word(w) for w in words(text) if w[:1].isupper()}
         missing = {s for s in missing if not other_forms.get(s, set()) & caps}
+    if missing:
+        missing = {s for s in missing if not (s in SYMBOL_OF and SYMBOL_OF[s] in text)}
+    if missing and other_forms and any(ACRONYM in other_forms.get(s, ()) for s in missing):
+        initials = initials_of_names(text)
+        missing = {s for s in missing if not (ACRONYM in other_forms.get(s, ()) and s in initials)}
     return 1.0 - len(missing) / len(question_stems)
 
 

@@ -383,3 +383,69 @@ def test_a_line_without_a_verb_does_not_answer(tmp_path, settings, hash_embedder
     store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"])).ask("What is the capital of France?")
     assert not ans.abstained and "Paris" in ans.answer
+
+
+def test_an_answer_comes_from_an_article_that_names_everything_the_question_names(tmp_path, settings, hash_embedder):
+    """The Kyiv article counts no deaths, the other article's deaths are not in Kyiv: retrieved together they
+    hold every word of the question, yet no article answers it."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "kyiv.txt").write_text("Missile attack on Kyiv\nRussian forces launched a missile attack on Kyiv "
+                                     "this week, and people in the capital sheltered underground.\n")
+    (corpus / "quake.txt").write_text("Earthquake report\nAbout 3,000 people died in the earthquake on the "
+                                      "coastal towns, officials said.\n")
+    s = settings.model_copy(update={"corpus": corpus, "min_evidence": 0.37, "min_coverage": 0.3})
+    build_index(s, hash_embedder, progress=False)
+    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    question = "How many people died in the missile attack on Kyiv?"
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["3,000 people [1]"])).ask(question)
+    assert ans.abstained and ans.answer == ABSTAIN_TEXT, (ans.answer, ans.notes)
+    # once the article that names Kyiv gives the number, it answers from that article alone
+    (corpus / "kyiv.txt").write_text("Missile attack on Kyiv\nTwelve people died in the missile attack on Kyiv "
+                                     "this week, officials said.\n")
+    build_index(s, hash_embedder, progress=False)
+    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["Twelve people [1]"])).ask(question)
+    assert not ans.abstained and "Twelve" in ans.answer, (ans.answer, ans.notes)
+    assert {c.doc_id for c in ans.citations} == {"kyiv.txt"}
+
+
+def test_the_words_of_a_question_are_found_in_their_other_forms():
+    from rag.text import covered_share, other_forms_of_names, question_stems
+
+    def cov(question, text):
+        return covered_share(question_stems(question), text, other_forms_of_names(question))
+
+    # an irregular verb in its past form, which no stemmer reaches
+    assert cov("How low did temperatures fall this week?", "temperatures fell to -25C this week") == 1.0
+    assert cov("Where did the team go?", "the team went home") == 1.0
+    # an acronym spelled out, a currency as its symbol
+    assert cov("How much is the EU loan worth in dollars?", "the European Union's $106 billion loan") == 0.75
+    assert cov("How much is the loan worth in dollars?", "a loan of 106 billion") == pytest.approx(1 / 3)
+    # a lower-case word is not an acronym: "eu" in a question typed without capitals asks for the word
+    assert cov("what is the eu loan?", "the European Union's loan") == 0.5
+
+
+@pytest.mark.parametrize("span, question, ok", [
+    ("four years", "How long has the conflict lasted?", True),
+    ("the four-year conflict", "How long has the conflict lasted?", True),
+    ("1945", "How long has the conflict lasted?", False),          # a point in time, not a length of it
+    ("late Wednesday", "How long has the conflict lasted?", False),
+    ("late Wednesday", "How old is Rustem Umerov?", False),
+    ("43-year-old", "How old is Rustem Umerov?", True),
+    ("1870 to 1939", "How long was the theatre in operation?", True),
+    ("well into the nineteenth century", "For how long did they keep French names?", True),
+    ("twice", "How many times did they win?", True),
+    ("late Wednesday", "When did Umerov speak?", True),             # not a measure question
+])
+def test_a_measure_question_is_answered_by_a_measure(span, question, ok):
+    from rag.answer import measures
+
+    assert measures(span, question) is ok
+
+
+def test_a_number_the_question_states_does_not_answer_it():
+    from rag.answer import _repeats_question
+
+    assert _repeats_question("20", "How much will the 20-point plan cost?")
+    assert not _repeats_question("€90 billion", "How much will the 20-point plan cost?")

@@ -299,3 +299,15 @@ def test_of_two_chunks_sharing_the_best_sentence_the_one_with_closer_context_ran
     ranked = store.dense_search(q, 2)
     assert [pos for pos, _ in ranked] == [1, 0]
     assert ranked[0][1] == pytest.approx(ranked[1][1])   # both score their (shared) best sentence
+
+
+def test_document_text_is_the_whole_article_from_its_chunks(settings, hash_embedder):
+    build_index(settings, hash_embedder, progress=False)
+    store = load(settings, hash_embedder)
+    doc_id = store.chunks[0].doc_id
+    whole = store.document_text(doc_id)
+    assert whole.startswith(store.chunks[0].title + "\n")
+    # every chunk of the article is in it, the last one too ("Kremlin spokesman" is far from the first chunk)
+    assert all(c.text in whole for c in store.chunks if c.doc_id == doc_id)
+    assert "314 prisoners" in whole and "Tsahkna" in whole
+    assert store.document_text("no-such-article.txt") == ""
