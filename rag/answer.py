@@ -351,6 +351,21 @@ class Pipeline:
                                                     + (", the best sentence has no verb" if fragment else "")])
             return
 
+        if verify and is_yes_no(question):
+            # "Did Tsahkna meet Zelenskyy in Kyiv?": no span answers yes or no, and a small model's "Yes" is
+            # a guess. The answer is the sentence that says it, one close to the question that names everyone
+            # and everything the question names; without one, the articles do not say.
+            said = next((i for i, e in enumerate(evidence[:3]) if e.doc_id not in foreign and _close_to_question(e)
+                         and not names_missing(asked_names, e.text) and not numbers_missing(question, e.text)), None)
+            timings.update(first_token=0.0, generate=0.0)
+            if said is None:
+                yield finish(ABSTAIN_TEXT, True, notes=["a yes/no question, and no sentence close to it names "
+                                                        f"{', '.join(sorted(asked_names)) or 'what it asks about'}"])
+            else:
+                yield finish("", False, [Claim(evidence[said].text, said, "quote")],
+                             notes=["a yes/no question: the sentence that says it is quoted"])
+            return
+
         top = evidence[:3]
         messages = build_messages(question, [f"{e.text}" for e in top], history)
         t_gen = time.perf_counter()
@@ -481,6 +496,18 @@ def _close_to_question(e: Evidence) -> bool:
     return e.coverage >= TYPED_COVERAGE or e.cosine >= CLOSE_COSINE
 
 
+_YES_NO = re.compile(r"(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should|shall|may|might)\b",
+                     re.I)
+_WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
+
+
+def is_yes_no(question: str) -> bool:
+    """A question that opens with its verb and asks no wh-word: "Did Tsahkna meet Zelenskyy?", "Is the loan
+    repaid?". Not "Did Zelenskyy say what Russia must be ready for?" nor "Is the focus high or low?", whose
+    answers are spans."""
+    return bool(_YES_NO.match(question.strip())) and not _WH_WORD.search(question) and not re.search(r"\bor\b", question)
+
+
 def _repeats_question(span: str, question: str) -> bool:
     """True when every content word of ``span`` is already in the question: no answer. A number the
     question states is the question's too: "20" does not answer "How much will the 20-point plan cost?"."""
@@ -495,7 +522,11 @@ _QUANTITY = re.compile(
     r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|"
     r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|(?:thir|four|fif|six|seven|"
     r"eigh|nine)teenth|twentieth|thirtieth|fortieth|fiftieth|hundredth|thousandth|decade|century|centurie|millenni(?:um|a)"
-    r")s?|several|few|half|quarter|once|twice|thrice|a lot|lots)\b", re.I)
+    r")s?|several|few|half|quarter|once|twice|thrice|a lot|lots|"
+    # "a year", "an hour", "for decades": a unit of time or length is a measure without a number
+    r"\ban?\s+(?:year|month|week|fortnight|day|hour|minute|decade|century|lifetime|mile|kilometre|kilometer|"
+    r"metre|meter|foot|feet|yard|inch)|(?:year|month|week|day|hour|minute|mile|kilometre|kilometer|metre|meter|yard|inche)s)\b",
+    re.I)
 _BARE_YEAR = re.compile(r"(?:in\s+)?\d{4}")
 
 

@@ -437,6 +437,8 @@ def test_the_words_of_a_question_are_found_in_their_other_forms():
     ("well into the nineteenth century", "For how long did they keep French names?", True),
     ("twice", "How many times did they win?", True),
     ("late Wednesday", "When did Umerov speak?", True),             # not a measure question
+    ("A year", "How long has it been since Trump came back to the White House?", True),
+    ("this week", "How long did the talks last?", False),
 ])
 def test_a_measure_question_is_answered_by_a_measure(span, question, ok):
     from rag.answer import measures
@@ -449,3 +451,33 @@ def test_a_number_the_question_states_does_not_answer_it():
 
     assert _repeats_question("20", "How much will the 20-point plan cost?")
     assert not _repeats_question("€90 billion", "How much will the 20-point plan cost?")
+
+
+def test_a_yes_no_question_is_answered_by_the_sentence_that_says_it(make_pipe):
+    pipe = make_pipe("Yes [1]")
+    ans = pipe.ask("Did Ukrainian authorities confirm the exchange?")
+    assert not ans.abstained, ans.notes
+    assert "Ukrainian authorities confirmed the exchange had taken place" in ans.answer
+    assert ans.citations and ans.citations[0].quote in ans.answer
+    assert pipe.generator.seen == []  # a small model's "Yes" would be a guess; it is not asked
+
+
+def test_a_yes_no_question_about_someone_no_sentence_names_abstains(make_pipe):
+    pipe = make_pipe("Yes [1]")
+    ans = pipe.ask("Did Margus Tsahkna meet Zelenskyy in Kyiv?")  # each is in the article, never together
+    assert ans.abstained and ans.answer == ABSTAIN_TEXT, ans.answer
+    assert "yes/no" in ans.notes[0]
+
+
+@pytest.mark.parametrize("question, yes_no", [
+    ("Did Tsahkna meet Zelenskyy?", True),
+    ("is the loan repaid?", True),
+    ("Did Zelenskyy say what Russia must be ready for?", False),
+    ("Who did Trump host in Alaska?", False),
+    ("Doctors say what?", False),
+    ("Is the focus on mentorship high or low?", False),  # one of the two is the answer
+])
+def test_yes_no_questions_are_told_from_wh_questions(question, yes_no):
+    from rag.answer import is_yes_no
+
+    assert is_yes_no(question) is yes_no
