@@ -100,8 +100,8 @@ def _lemmatizer():
 @lru_cache(maxsize=65536)
 def lemma_stem(word: str) -> str:
     """The stem of a lower-case word's dictionary form (simplemma's English lexicon): "fell" → "fall",
-    "won" → "win", "built" → "build", which no stemmer reaches. A capitalized word is a name and is only
-    stemmed: "Rose" is not "rise"."""
+    "went" → "go", "built" → "build", which no stemmer reaches ("won" stays "won", the currency). A
+    capitalized word is a name and is only stemmed: "Rose" is not "rise"."""
     if not word[:1].islower():
         return stem(word)
     return stem(_lemmatizer().lemmatize(word, lang="en"))
