@@ -79,28 +79,41 @@ def main(argv=None) -> int:
     pos = np.array([features(own, emb, s, g.question) for g in gold], dtype=float)
     neg = np.array([features(other, emb, s, g.question) for g in gold], dtype=float)
 
+    (a, b, c), weight = fit_weight(pos, neg)
+    print(f"{len(gold)} questions, each answerable on its own index and not on the other")
+    print(f"logistic fit: {a:.2f}·cosine + {b:.2f}·coverage {c:+.2f}  →  evidence = cosine + {weight} × coverage")
+    print(f"{'min_evidence':>12} {'false_abstain':>13} {'abstain_acc':>11}")
+    for t, false_abstain, abstain in trade_off(pos, neg, weight, np.arange(0.60, 1.01, 0.02)):
+        print(f"{t:12.2f} {false_abstain:13.3f} {abstain:11.3f}")
+    (_, false_abstain, abstain), = trade_off(pos, neg, s.evidence_coverage_weight, [s.min_evidence])
+    print(f"current settings (weight {s.evidence_coverage_weight}, min_evidence {s.min_evidence}): "
+          f"false-abstain {false_abstain:.3f}, abstain {abstain:.3f}")
+    return 0
+
+
+def fit_weight(pos: np.ndarray, neg: np.ndarray) -> tuple[tuple[float, float, float], float]:
+    """Logistic regression of answerable (``pos``) against unanswerable (``neg``) on (cosine, coverage):
+    its coefficients and intercept, and the coverage weight they imply (the ratio of the two coefficients),
+    rounded to two places as the setting takes it."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.vstack([pos[:, :2], neg[:, :2]])
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     model = LogisticRegression(max_iter=5000).fit(x, y)
     a, b = model.coef_[0]
-    weight = round(float(b / a), 2)
-    print(f"{len(gold)} questions, each answerable on its own index and not on the other")
-    print(f"logistic fit: {a:.2f}·cosine + {b:.2f}·coverage {model.intercept_[0]:+.2f}"
-          f"  →  evidence = cosine + {weight} × coverage")
-    print(f"{'min_evidence':>12} {'false_abstain':>13} {'abstain_acc':>11}")
+    return (float(a), float(b), float(model.intercept_[0])), round(float(b / a), 2)
 
-    def refused(f, t):
-        return (f[:, 0] + weight * f[:, 1] < t) | (f[:, 2] > 0)
 
-    for t in np.arange(0.60, 1.01, 0.02):
-        print(f"{t:12.2f} {refused(pos, t).mean():13.3f} {refused(neg, t).mean():11.3f}")
-    cur = s.min_evidence
-    print(f"current settings (weight {s.evidence_coverage_weight}, min_evidence {cur}): false-abstain "
-          f"{((pos[:, 0] + s.evidence_coverage_weight * pos[:, 1] < cur) | (pos[:, 2] > 0)).mean():.3f}, "
-          f"abstain {((neg[:, 0] + s.evidence_coverage_weight * neg[:, 1] < cur) | (neg[:, 2] > 0)).mean():.3f}")
-    return 0
+def refused(f: np.ndarray, weight: float, threshold: float) -> np.ndarray:
+    """The gate's decision for rows of (cosine, coverage, names missing): refuse when the evidence score is
+    under the threshold or a name or number asked about is missing."""
+    return (f[:, 0] + weight * f[:, 1] < threshold) | (f[:, 2] > 0)
+
+
+def trade_off(pos: np.ndarray, neg: np.ndarray, weight: float, thresholds) -> list[tuple[float, float, float]]:
+    """(threshold, false-abstain on the answerable, share of the unanswerable refused) for each threshold."""
+    return [(float(t), float(refused(pos, weight, t).mean()), float(refused(neg, weight, t).mean()))
+            for t in thresholds]
 
 
 if __name__ == "__main__":

@@ -451,3 +451,50 @@ def test_report_subset_drops_the_named_samples_and_recomputes_the_metrics(tmp_pa
     out = _json.loads(capsys.readouterr().out)
     assert out["kept"] == 4 and out["dropped"] == 2
     assert out["answer"]["f1"] == 0.0  # only the kept questions count
+
+
+def _calibrate_module():
+    import importlib.util
+    from pathlib import Path as _Path
+
+    path = _Path(__file__).parents[1] / "eval/calibrate_abstention.py"
+    spec = importlib.util.spec_from_file_location("calibrate_abstention", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_calibration_recovers_the_coverage_weight_the_data_were_made_with():
+    import numpy as np
+
+    mod = _calibrate_module()
+    rng = np.random.default_rng(0)
+    cos, cov = rng.uniform(0.2, 0.9, 6000), rng.uniform(0.0, 1.0, 6000)
+    # answerable exactly when cosine + 0.5 × coverage, plus logistic noise, clears 0.75
+    answerable = cos + 0.5 * cov + rng.logistic(0, 0.03, 6000) > 0.75
+    rows = np.c_[cos, cov, np.zeros(6000)]
+    _, weight = mod.fit_weight(rows[answerable], rows[~answerable])
+    assert 0.4 <= weight <= 0.6, weight
+
+
+def test_the_trade_off_refuses_more_as_the_threshold_rises_and_always_when_a_name_is_missing():
+    import numpy as np
+
+    mod = _calibrate_module()
+    pos = np.array([[0.9, 0.8, 0], [0.7, 0.5, 0], [0.95, 1.0, 1]])  # the last: a name asked about is missing
+    neg = np.array([[0.3, 0.1, 0], [0.6, 0.4, 0]])
+    table = mod.trade_off(pos, neg, 0.5, [0.0, 0.8, 1.0, 2.0])
+    assert [round(fa, 3) for _, fa, _ in table] == [0.333, 0.333, 0.667, 1.0]
+    assert [ab for _, _, ab in table] == [0.0, 0.5, 1.0, 1.0]  # 0.6 + 0.5 × 0.4 = 0.8 is not under 0.8
+
+
+@pytest.mark.model
+def test_calibration_features_of_a_question_the_seed_answers_and_one_it_cannot(seed_index_real, real_embedder):
+    from rag.store import IndexStore
+
+    mod = _calibrate_module()
+    store = IndexStore.load(seed_index_real.index)
+    cos, cov, missing = mod.features(store, real_embedder, seed_index_real, "How many prisoners did Ukraine and Russia swap?")
+    assert cos > 0.5 and cov > 0.5 and not missing
+    *_, missing = mod.features(store, real_embedder, seed_index_real, "What is the capital of France?")
+    assert missing  # "France" is in no retrieved passage
