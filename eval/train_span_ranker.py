@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -56,14 +57,15 @@ def collect(pipe, items, progress=True):
 
 
 def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
-    """Recompute the evidence features that need no LLM (``answered_cos``, the gap's context) from the sentence and offsets
+    """Recompute the evidence features that need no LLM (``answered_cos``, the gap's context, what the question
+    asks for) from the sentence and offsets
     stored with each candidate, with the function the pipeline calls: rows collected before the feature
     existed, or before its code changed, then train on what the pipeline computes today."""
     from tqdm import tqdm
 
     from rag.answer import clean_question
     from rag.settings import Settings
-    from rag.spans import add_answered_cos, context_features
+    from rag.spans import add_answered_cos, asks_action, context_features
 
     if any(len(c) < 5 or c[2] is None for r in rows for c in r[2]):
         raise SystemExit("these rows were collected without their sentences: collect them again (a new --rows)")
@@ -84,8 +86,12 @@ def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
         objs = [Candidate(c[0], sentences.index(c[2]), c[3], c[4], None, "collected", c[1],
                           doc=docs[sentences.index(c[2])]) for c in cands]
         add_answered_cos(objs, sentences, q, q_doc, embedder)  # writes into each row's feature dict
+        action, why = asks_action(q, q_doc), bool(re.search(r"\bwhy\b", q, re.I))
         for o in objs:
             o.features.update(context_features(o, q_doc))
+            clause, verb = o.features.get("is_clause", 0.0), o.features.get("is_verb", 0.0)
+            o.features["action_for_do"] = float(action and bool(clause or verb))
+            o.features["clause_for_why"] = float(why and bool(clause))
 
 
 def matrix(rows, names):

@@ -46,10 +46,12 @@ NUMBER = re.compile(r"(?<![\w.,\-−])[-−]?\d+(?:[.,]\d+)*(?:[A-Za-z%]{1,3})?(
 QUOTED = re.compile(r"[“\"]([^“”\"]{2,120})[”\"]")
 LP_FLOOR = -100.0  # the log-probability given to a continuation the LLM could not score
 MAX_SPAN_WORDS = 12
+ACTION_QUESTION = re.compile(r"\b(?:happen(?:s|ed|ing)?|promise[sd]?|plan(?:s|ned)?)\b", re.I)
+_DO = {"do", "does", "did", "doing", "done"}
 
 CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance", "n_words", "is_entity",
                   "type_match", "primary_type", "typed_question", "typed_not_entity", "has_digit", "draft_f1",
-                  "is_subtree", "is_name", "typed_name", "counted_noun", "owner_of_question",
+                  "is_subtree", "is_name", "is_clause", "is_verb", "is_adjective", "clause_for_why", "action_for_do", "typed_name", "counted_noun", "owner_of_question",
                   # where the span sits in the sentence's dependency tree, relative to the question's words
                   "dep_distance", "head_in_question", "sibling_of_question", "role_subject", "role_object",
                   "role_pobj", "role_appos", "role_modifier", "same_role_as_wh",
@@ -67,7 +69,7 @@ class Candidate:
     start: int            # character offsets in the evidence sentence
     end: int
     label: str | None     # spaCy entity label, if the span is an entity
-    kind: str             # "entity" | "name" | "chunk" | "subtree" | "quote" | "number"
+    kind: str             # "entity" | "name" | "chunk" | "subtree" | "clause" | "verb" | "adjective" | "quote" | "number"
     features: dict[str, float] | None = None
     score: float = 0.0
     doc: object = None    # the parsed sentence (spaCy Doc), for the syntactic features
@@ -80,6 +82,7 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
     initials = {"".join(w[0] for w in run.split()) for run in name_runs(question) if " " in run}
     q_words = plain_words(question) | numbers_in(question) | {w for text in (d.text for d in docs) for w in plain_words(text)
                                                               if any(is_acronym_of(w, i) for i in initials)}
+    q_stems = question_stems(question)
     out: dict[str, Candidate] = {}
 
     def add(i, doc, a, b, label, kind):
@@ -131,6 +134,8 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
                     add(i, doc, sub.start_char, sub.end_char, None, "subtree")
                     if sub[0].pos_ == "DET" and len(sub) > 1:
                         add(i, doc, sub[1].idx, sub.end_char, None, "subtree")
+            for tok in doc:
+                clause_candidates(i, doc, tok, add, q_stems)
         for m in QUOTED.finditer(doc.text):  # what someone called it: “meaningful and productive”
             add(i, doc, m.start(1), m.end(1), None, "quote")
         for m in DATE_LIKE.finditer(doc.text):  # a year the NER called a cardinal is a date
@@ -145,6 +150,49 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
     return list(out.values())
 
 
+# the clauses a question can ask for: "pledging [to end it swiftly]", "not because of …, but [because it still
+# believes …]", "Russian forces unleashed an attack, [plunging the capital into darkness]"
+CLAUSE_DEPS = {"xcomp", "ccomp", "advcl", "acl", "relcl", "pcomp", "csubj", "conj"}
+# a clause's opening word that is not part of what it says: "because …", "that …", "whether …"
+_OPENERS = {"mark", "cc", "punct", "prep"}
+
+
+def clause_candidates(i: int, doc, tok, add, q_stems: set[str]) -> None:
+    """Candidates that are not noun phrases: a verb's clause (with and without its opening "because" or
+    "to"), a predicate adjective with what it governs ("politically and socially unstable"), a lone verb
+    ("regenerate") or adjective ("complex"), unless the question has that verb ("lost" for "Why did they lose?")."""
+    if tok.pos_ in ("VERB", "AUX") and tok.dep_ in CLAUSE_DEPS:
+        sub = doc[tok.left_edge.i:tok.right_edge.i + 1]
+        if sub[0].i < tok.i and doc[tok.i - 1].is_punct and sub[0].i == tok.i - 1:
+            sub = doc[tok.i:sub.end]  # ", plunging …": the comma belongs to the sentence, not the clause
+        ends = [sub.end_char]
+        rights = list(tok.rights)
+        if rights and rights[-1].dep_ in ("prep", "advcl", "advmod", "npadvmod") and rights[-1].left_edge.i > tok.i:
+            # without its last modifier: "to end it swiftly [on the campaign trail]"
+            last = doc[rights[-1].left_edge.i - 1]
+            ends.append(last.idx + len(last))
+        k = sub.start
+        while k < tok.i and doc[k].dep_ in _OPENERS:
+            k += 1
+        starts = [sub.start_char, doc[k].idx]
+        if k < tok.i and doc[k].tag_ == "TO":  # "to end it swiftly" and "end it swiftly"
+            starts.append(doc[k + 1].idx)
+        for a in dict.fromkeys(starts):
+            for b in ends:
+                add(i, doc, a, b, None, "clause")
+    if (tok.pos_ == "VERB" and tok.dep_ not in ("amod", "compound")
+            and not {stem(tok.lower_), lemma_stem(tok.lower_)} & q_stems):
+        end = tok
+        for child in tok.rights:  # a verb with its particle: "gave up"
+            if child.dep_ == "prt" and child.i == end.i + 1:
+                end = child
+        add(i, doc, tok.idx, end.idx + len(end), None, "verb")
+    if tok.pos_ == "ADJ" and tok.dep_ in ("acomp", "oprd", "attr", "conj", "ROOT", "advcl", "xcomp"):
+        add(i, doc, tok.left_edge.idx, tok.right_edge.idx + len(tok.right_edge), None, "adjective")
+        if tok.left_edge.i != tok.i or tok.right_edge.i != tok.i:
+            add(i, doc, tok.idx, tok.idx + len(tok), None, "adjective")
+
+
 def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str,
                        labels: Sequence[str] | None, draft_answer: str, question_doc=None) -> dict[str, float]:
     ev = evidence[c.evidence]
@@ -153,7 +201,7 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
     positions = [m.start() for m in re.finditer(r"\w+", ev.text) if m.group().lower() in q_words]
     distance = min(abs(p - c.start) for p in positions) if positions else 200
     typed = bool(labels)
-    noun = counted_noun(question)
+    noun = counted_noun(question, question_doc)
     # "314 prisoners" for "how many prisoners": the number that counts what the question counts
     counts = counts_noun(ev.text, c.start, c.end, noun)
     return {
@@ -173,12 +221,29 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
         "draft_f1": token_f1(c.text, strip_markers(draft_answer)) if draft_answer else 0.0,
         "is_subtree": float(c.kind == "subtree"),
         "is_name": float(c.kind == "name"),
+        "is_clause": float(c.kind == "clause"),
+        "is_verb": float(c.kind == "verb"),
+        "is_adjective": float(c.kind == "adjective"),
+        # "Why …?" asks for a clause ("because it still believes …"), "What did X do?" for an action
+        "clause_for_why": float(c.kind == "clause" and bool(re.search(r"\bwhy\b", question, re.I))),
+        "action_for_do": float(c.kind in ("clause", "verb") and asks_action(question, question_doc)),
         "typed_name": float(typed and c.kind == "name" and "PERSON" in labels),
         "counted_noun": float(counts),
         "owner_of_question": float(owner_of_question(c, ev.text, question, q_words)),
         **syntax_features(c, question, question_doc),
         **context_features(c, question_doc),
     }
+
+
+def asks_action(question: str, question_doc=None) -> bool:
+    """ "What does a lama do?", "What happened to the crew?": the answer is something done. "do" as an
+    auxiliary ("Why did the team lose?") asks nothing of the kind; without a parse only "do", "doing"
+    and "done" count."""
+    if ACTION_QUESTION.search(question):
+        return True
+    if question_doc is not None and getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        return any(t.lower_ in _DO and t.dep_ not in ("aux", "auxpass") for t in question_doc)
+    return bool(re.search(r"\b(?:do|doing|done)\b", question, re.I))
 
 
 def owner_of_question(c: Candidate, sentence: str, question: str, q_words: set[str]) -> bool:

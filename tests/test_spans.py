@@ -7,7 +7,8 @@ import pytest
 
 from rag.indexing import build_index
 from rag.llm import FakeGenerator
-from rag.spans import CHEAP_FEATURES, LLM_FEATURES, WEIGHTS, Candidate, SpanRanker, span_candidates
+from rag.spans import (CHEAP_FEATURES, LLM_FEATURES, WEIGHTS, Candidate, SpanRanker, candidate_features,
+                       span_candidates)
 from rag.store import IndexStore, expected_manifest
 
 
@@ -58,6 +59,51 @@ def test_a_lone_noun_outside_any_noun_chunk_is_a_candidate(nlp):
 def test_quoted_words_are_candidates(nlp):
     doc = nlp("Umerov called the talks in Abu Dhabi “meaningful and productive” late Wednesday.")
     assert "meaningful and productive" in texts(span_candidates([doc], "How did Umerov describe the talks?"))
+
+
+@pytest.mark.parametrize("sentence,question,want", [
+    # an infinitive with and without its "to", and without the phrase the parser hung on it
+    ("After pledging to cut taxes quickly during the campaign, the mayor raised them.",
+     "What had the mayor promised?", ["to cut taxes quickly", "cut taxes quickly"]),
+    # a participle clause, without the comma before it
+    ("The storm hit the coast overnight, leaving thousands of homes without power.",
+     "What did the storm do to homes?", ["leaving thousands of homes without power"]),
+    # a reason, without its "because"
+    ("The team lost not because of bad luck, but because it never trained in the rain.",
+     "Why did the team lose?", ["it never trained in the rain"]),
+    # a predicate adjective with what it governs, and alone
+    ("Critics say the new bridge is unsafe and badly designed.",
+     "What do critics say about the bridge?", ["unsafe and badly designed", "unsafe"]),
+    # a lone verb
+    ("When its body is damaged, the creature can regenerate.", "What can the creature do when damaged?", ["regenerate"]),
+])
+def test_clauses_verbs_and_adjectives_are_candidates(nlp, sentence, question, want):
+    found = texts(span_candidates([nlp(sentence)], question))
+    assert set(want) <= set(found), found
+
+
+def test_the_questions_own_verb_is_no_candidate(nlp):
+    found = texts(span_candidates([nlp("The team lost because it never trained in the rain.")], "Why did the team lose?"))
+    assert "lost" not in found and "it never trained in the rain" in found
+
+
+def test_clause_features_pair_the_kind_of_span_with_the_kind_of_question(nlp):
+    from rag.citations import Evidence
+
+    sentence = "The team lost because it never trained in the rain."
+    doc = nlp(sentence)
+    ev = [Evidence("d", "t", "c", 0, len(sentence), sentence, sentence, 0, cosine=0.5, coverage=0.5, score=1.0)]
+
+    def feats(question, text):
+        c = next(c for c in span_candidates([doc], question) if c.text == text)
+        return candidate_features(c, ev, question, None, "", nlp(question))
+
+    why = feats("Why did the team lose?", "it never trained in the rain")
+    assert why["is_clause"] == why["clause_for_why"] == 1.0 and why["action_for_do"] == 0.0
+    did = feats("What did the team do?", "trained")
+    assert did["is_verb"] == did["action_for_do"] == 1.0 and did["clause_for_why"] == 0.0
+    noun = feats("What did the team do?", "the rain")
+    assert noun["is_clause"] == noun["is_verb"] == noun["action_for_do"] == 0.0
 
 
 def test_numbers_stand_alone_and_markers_are_not_candidates(nlp):
@@ -325,11 +371,12 @@ def test_the_trainer_computes_answered_cos_as_the_pipeline_does(make_pipe, hash_
     assert {c.evidence for c in ans.spans} == {0, 1}  # candidates of both sentences: each is matched to its own
     served = {c.text: c.features["answered_cos"] for c in ans.spans}
     assert len(set(served.values())) > 1  # it tells the candidates apart
-    recomputed = ("answered_cos", "left_match", "right_match", "left_adjacent", "right_adjacent", "wh_noun_near")
+    recomputed = ("answered_cos", "left_match", "right_match", "left_adjacent", "right_adjacent", "wh_noun_near",
+                  "action_for_do", "clause_for_why")
     rows = [("  " + QWHAT, [], [(c.text, {k: v for k, v in c.features.items() if k not in recomputed},
                                  c.doc.text, c.start, c.end) for c in ans.spans])]
     refresh_evidence_features(rows, embedder=hash_embedder, nlp=nlp, progress=False)
     trained = {t: f["answered_cos"] for t, f, *_ in rows[0][2]}
     assert trained == pytest.approx(served, abs=1e-5)
-    for name in recomputed[1:]:  # the gap's context, from the stored sentence and offsets
+    for name in recomputed[1:]:  # the gap's context from the stored sentence and offsets; what the question asks
         assert {t: f[name] for t, f, *_ in rows[0][2]} == {c.text: c.features[name] for c in ans.spans}
