@@ -395,7 +395,7 @@ class Pipeline:
         labels = expected_labels(question)
         if labels:
             # a typed answer must sit next to what the question is about: most of its words, not just one
-            noun = counted_noun(question)
+            noun = counted_noun(question, self._parse(question))
             candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.doc_id not in foreign
                           for a, b, lab in self._entities(e.text, labels)
                           if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
@@ -411,12 +411,14 @@ class Pipeline:
                 yield finish(ABSTAIN_TEXT, True, draft=draft,
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
                 return
-            if noun and not any(stem(noun) in content_stems(e.text) for e in top):
+            # the word after "many" too: "how many square kilometers" is counted in "square kilometres"
+            said = {noun, counted_noun(question)} - {None}
+            if said and not any(stem(n) in content_stems(e.text) for e in top for n in said):
                 # "how many civilians" when no passage counts civilians: a number here would be invented
                 yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {noun!r}"])
                 return
             if not typed_ok:
-                i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels)
+                i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels, noun)
                 if claims:
                     notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))}; "
                                  f"took {top[i].text[a:b]!r} instead")
@@ -542,11 +544,11 @@ def measures(span: str, question: str) -> bool:
 
 
 
-def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str]):
+def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str],
+                     noun: str | None = None):
     """The typed span most likely to answer: good sentence, preferred type, next to what is counted, new words."""
     q_words = {w for w in plain_words(question) if w not in STOPWORDS}
     draft_text = strip_markers(draft)
-    noun = counted_noun(question)
     noun_stem = stem(noun) if noun else None
 
     def score(c):

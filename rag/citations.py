@@ -324,7 +324,7 @@ def attribute_sentences(draft: str, evidence: list[Evidence], short_words: int =
 _TIME_UNITS = r"(seconds|minutes|hours|days|weeks|months|years|decades|centuries|generations)"
 _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"\b(what|which) (percentage|percent|proportion|share)\b|\bhow much of\b", re.I), ("PERCENT",)),
-    (re.compile(r"\bhow (much|many) (money|dollars|euros|pounds)\b|\bhow much (did|does|do|was|is|were|will)\b.*\b(cost|pay|paid|worth|spend|spent|earn|raise|price|fund|loan|sell|sold|invest)", re.I),
+    (re.compile(r"\bhow (much|many) (?:[\w-]+ )?(money|dollars|euros|pounds)\b|\bhow much (did|does|do|was|is|were|will)\b.*\b(cost|pay|paid|worth|spend|spent|earn|raise|price|fund|loan|sell|sold|invest)", re.I),
      ("MONEY", "CARDINAL", "QUANTITY")),
     (re.compile(r"\bhow many " + _TIME_UNITS, re.I), ("DATE", "TIME", "CARDINAL", "QUANTITY")),
     (re.compile(r"\bhow many\b", re.I), ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
@@ -333,7 +333,8 @@ _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
      ("QUANTITY", "MONEY", "CARDINAL", "PERCENT")),
     (re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bin which (year|month|century)\b", re.I),
      ("DATE", "TIME")),
-    (re.compile(r"\bwhere\b|\b(what|which) (country|city|town|state|region|place|continent|nation)\b", re.I),
+    # "which UK region", "what European country": a word may stand between
+    (re.compile(r"\bwhere\b|\b(what|which) (?:[\w-]+ )?(country|city|town|state|region|place|continent|nation)\b", re.I),
      ("GPE", "LOC", "FAC", "ORG")),
     (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b", re.I),
      ("PERSON", "ORG", "NORP", "GPE")),
@@ -356,11 +357,26 @@ def expected_labels(question: str) -> tuple[str, ...] | None:
     return _NAMES_OF[1] if _NAMES_OF[0].search(question) else None
 
 
-def counted_noun(question: str) -> str | None:
-    """The thing a "how many"/"how much" question counts ("prisoners"), if it names one."""
-    m = re.search(r"\bhow (?:many|much) ([A-Za-z][\w-]*)", question, re.I)
-    # "how many times" counts events, said as "twice" or "three times": no noun to look for
-    return m.group(1).lower() if m and m.group(1).lower() not in STOPWORDS | {"times"} else None
+def counted_noun(question: str, question_doc=None) -> str | None:
+    """The thing a "how many"/"how much" question counts ("prisoners"), if it names one.
+
+    With the question's parse it is the noun "many" qualifies, past its modifiers ("How many Labour MPs and
+    peers…" counts MPs, "How many break points…" points); without one, the word after "many"."""
+    noun = None
+    if question_doc is not None and getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        for t in question_doc:
+            if (t.lower_ in ("many", "much") and t.i > 0 and question_doc[t.i - 1].lower_ == "how"
+                    and t.head.i > t.i and t.head.pos_ in ("NOUN", "PROPN")
+                    # not past a verb: "How much will the plan cost?" counts nothing
+                    and not any(w.pos_ in ("VERB", "AUX") for w in question_doc[t.i + 1:t.head.i])):
+                noun = t.head.lower_
+                break
+    if noun is None:
+        m = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)", question, re.I)
+        noun = m.group(1).lower() if m else None
+    # "how many times" counts events, said as "twice" or "three times"; "how much money" is said in a
+    # currency ("$1m"): no noun to look for
+    return noun if noun and noun not in STOPWORDS | {"times", "money"} else None
 
 
 def counts_noun(sentence: str, start: int, end: int, noun: str | None, after: int = 3) -> bool:

@@ -355,6 +355,27 @@ def test_no_date_in_counts_and_codes():
     assert typed_candidates(_PlainDoc("1,500 soldiers flew an A320 for 15 hours."), ("DATE", "TIME")) == []
 
 
+def test_a_word_may_stand_between_the_wh_word_and_the_type_it_asks_for():
+    assert expected_labels("Which coastal region flooded first?")[0] == "GPE"
+    assert expected_labels("What European country hosted the summit?")[0] == "GPE"
+    assert expected_labels("How much bonus money did the players get?")[0] == "MONEY"
+    assert expected_labels("What was the score in the final?") is None
+
+
+def test_the_counted_noun_is_the_one_many_qualifies_when_the_question_is_parsed():
+    from rag.citations import counted_noun
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    for q, noun in [("How many Green MPs and peers voted for the bill?", "mps"),
+                    ("How many free kicks did the referee award?", "kicks"),
+                    ("How many people died in the flood?", "people"),
+                    ("How much will the new bridge cost?", None),   # "cost" is the verb, not a thing counted
+                    ("How much prize money did the winner take home?", None)]:  # money is said in a currency
+        assert counted_noun(q, nlp(q)) == noun, q
+    assert counted_noun("How many free kicks did the referee award?") == "free"  # unparsed: the next word
+
+
 def test_how_many_times_is_answered_by_twice():
     from rag.citations import counted_noun, typed_candidates
 
