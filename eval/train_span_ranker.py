@@ -1,6 +1,6 @@
 """Train the answer-span ranker (rag/span_ranker.json) on XQuAD questions kept apart from the evaluation.
 
-    .venv/bin/python eval/train_span_ranker.py                  # about 20 min on 2 cores
+    .venv/bin/python eval/train_span_ranker.py                  # 20–40 min on 2 cores
     .venv/bin/python eval/train_span_ranker.py --train 100 --out /tmp/ranker.json   # a quick look
 
 What it does:
