@@ -415,7 +415,7 @@ class Pipeline:
             said = {noun, counted_noun(question)} - {None}
             if said and not any(stem(n) in content_stems(e.text) for e in top for n in said):
                 # "how many civilians" when no passage counts civilians: a number here would be invented
-                yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {noun!r}"])
+                yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {' or '.join(sorted(said))!r}"])
                 return
             if not typed_ok:
                 i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels, noun)

@@ -51,7 +51,10 @@ _DO = {"do", "does", "did", "doing", "done"}
 
 CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance", "n_words", "is_entity",
                   "type_match", "primary_type", "typed_question", "typed_not_entity", "has_digit", "draft_f1",
-                  "is_subtree", "is_name", "is_clause", "is_verb", "is_adjective", "clause_for_why", "action_for_do", "typed_name", "counted_noun", "owner_of_question",
+                  "is_subtree", "is_name",
+                  # what kind of span it is, and whether the question asks for that kind
+                  "is_clause", "is_verb", "is_adjective", "clause_for_why", "action_for_do",
+                  "typed_name", "counted_noun", "owner_of_question",
                   # where the span sits in the sentence's dependency tree, relative to the question's words
                   "dep_distance", "head_in_question", "sibling_of_question", "role_subject", "role_object",
                   "role_pobj", "role_appos", "role_modifier", "same_role_as_wh",
