@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -65,7 +64,7 @@ def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
 
     from rag.answer import clean_question
     from rag.settings import Settings
-    from rag.spans import add_answered_cos, asks_action, context_features
+    from rag.spans import add_answered_cos, asks_action, asks_reason, context_features
 
     if any(len(c) < 5 or c[2] is None for r in rows for c in r[2]):
         raise SystemExit("these rows were collected without their sentences: collect them again (a new --rows)")
@@ -86,7 +85,7 @@ def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
         objs = [Candidate(c[0], sentences.index(c[2]), c[3], c[4], None, "collected", c[1],
                           doc=docs[sentences.index(c[2])]) for c in cands]
         add_answered_cos(objs, sentences, q, q_doc, embedder)  # writes into each row's feature dict
-        action, why = asks_action(q, q_doc), bool(re.search(r"\bwhy\b", q, re.I))
+        action, why = asks_action(q, q_doc), asks_reason(q)
         for o in objs:
             o.features.update(context_features(o, q_doc))
             clause, verb = o.features.get("is_clause", 0.0), o.features.get("is_verb", 0.0)

@@ -412,10 +412,10 @@ class Pipeline:
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
                 return
             # the word after "many" too: "how many square kilometers" is counted in "square kilometres"
-            said = {noun, counted_noun(question)} - {None}
-            if said and not any(stem(n) in content_stems(e.text) for e in top for n in said):
+            counted = {noun, counted_noun(question)} - {None}
+            if counted and not any(stem(n) in content_stems(e.text) for e in top for n in counted):
                 # "how many civilians" when no passage counts civilians: a number here would be invented
-                yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {' or '.join(sorted(said))!r}"])
+                yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {' or '.join(sorted(counted))!r}"])
                 return
             if not typed_ok:
                 i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels, noun)
@@ -541,7 +541,6 @@ def measures(span: str, question: str) -> bool:
     if not _QUANTITY.search(span):
         return False
     return not (m.group(1).lower() in ("long", "old") and _BARE_YEAR.fullmatch(span.strip()))
-
 
 
 def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str],

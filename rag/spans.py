@@ -228,7 +228,7 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
         "is_verb": float(c.kind == "verb"),
         "is_adjective": float(c.kind == "adjective"),
         # "Why …?" asks for a clause ("because it still believes …"), "What did X do?" for an action
-        "clause_for_why": float(c.kind == "clause" and bool(re.search(r"\bwhy\b", question, re.I))),
+        "clause_for_why": float(c.kind == "clause" and asks_reason(question)),
         "action_for_do": float(c.kind in ("clause", "verb") and asks_action(question, question_doc)),
         "typed_name": float(typed and c.kind == "name" and "PERSON" in labels),
         "counted_noun": float(counts),
@@ -236,6 +236,11 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
         **syntax_features(c, question, question_doc),
         **context_features(c, question_doc),
     }
+
+
+def asks_reason(question: str) -> bool:
+    """ "Why …?": the answer is a reason, said in a clause."""
+    return bool(re.search(r"\bwhy\b", question, re.I))
 
 
 def asks_action(question: str, question_doc=None) -> bool:
