@@ -226,7 +226,8 @@ def main(argv=None) -> int:
         w = weights[name]
         print(f"{name}: " + ", ".join(f"{n} {c:+.2f}" for n, c in sorted(zip(w["features"], w["coef"]),
                                                                          key=lambda t: -abs(t[1]))))
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}; new scores need a new abstention floor, which it no longer holds:\n"
+          "  python eval/calibrate_span_floor.py --split-dir /tmp/xquad-split --recollect --write")
     return 0
 
 

@@ -33,6 +33,7 @@ from rag.citations import (
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
+from rag.spans import SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates
 from rag.text import (
     STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
     token_f1, words,
@@ -247,8 +248,6 @@ class Pipeline:
         Empty when the generator cannot score continuations (an HTTP server, whose bigger model's own
         words are then kept, verified as usual) or there is nothing to rank.
         """
-        from rag.spans import SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates
-
         scorer = getattr(self.generator, "score", None)
         limit = self.settings.span_llm_candidates
         if scorer is None or not limit:
@@ -443,6 +442,17 @@ class Pipeline:
             t_rank = time.perf_counter()
             spans = self._choose_span(question, evidence, labels, draft, messages, foreign=foreign)
             timings["generate"] += time.perf_counter() - t_rank  # the LLM's scoring is generation work too
+            ranker = self.ranker or SpanRanker.load()
+            floor = s.min_span_confidence if s.min_span_confidence is not None else ranker.floor
+            if spans and floor is not None and ranker.confidence(spans[0]) < floor:
+                # the passages hold the question's words, but no span of them looks like its answer: a detail
+                # the story does not give ("Who owns the saxophone?" of an auction report that never says)
+                answer = finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
+                    f"the best answer span, {spans[0].text!r}, has confidence {ranker.confidence(spans[0]):.2f}, "
+                    f"under the ranker's floor {floor:.2f}: the passages likely do not say"])
+                answer.spans = spans
+                yield answer
+                return
             if spans:
                 best = spans[0]
                 if [c.text for c in claims] != [best.text]:

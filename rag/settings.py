@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     span_llm_candidates: int = Field(
         8, ge=0, le=64, description="Candidate spans the LLM scores per question (0 = keep the model's own words)."
     )
+    min_span_confidence: float | None = Field(
+        None, description="Abstain when the best answer span's confidence (its ranker score + a weight × the share of "
+        "the question's words around it) is below this: no span of the passages looks like an answer, so they likely "
+        "do not say. None = the floor fitted with the ranker (eval/calibrate_span_floor.py, stored in "
+        "rag/span_ranker.json); -inf turns the check off."
+    )
 
     # limits and server
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")

@@ -459,6 +459,9 @@ class SpanRanker:
     def __init__(self, weights: dict):
         self.prefilter = int(weights.get("prefilter", 8))
         self.stages = {name: weights[name] for name in ("cheap", "full") if name in weights}
+        # under this confidence no candidate looks like an answer (eval/calibrate_span_floor.py)
+        self.floor: float | None = weights.get("abstain_below")
+        self.floor_coverage_weight: float = weights.get("abstain_coverage_weight", 0.0)
 
     @classmethod
     def neutral(cls, prefilter: int = 64) -> "SpanRanker":
@@ -479,6 +482,11 @@ class SpanRanker:
                 x = mean
             z += coef * (x - mean) / scale
         return z
+
+    def confidence(self, candidate: Candidate) -> float:
+        """How much the ranked ``candidate`` looks like an answer: its full-stage score plus the weighted share
+        of the question's words around its sentence (a span of a sentence about something else scores low)."""
+        return candidate.score + self.floor_coverage_weight * candidate.features.get("ev_coverage", 0.0)
 
     def shortlist(self, candidates: list[Candidate], limit: int | None = None) -> list[Candidate]:
         """The candidates worth asking the LLM about, best first by the cheap stage."""

@@ -453,12 +453,12 @@ def test_report_subset_drops_the_named_samples_and_recomputes_the_metrics(tmp_pa
     assert out["answer"]["f1"] == 0.0  # only the kept questions count
 
 
-def _calibrate_module():
+def _calibrate_module(name="calibrate_abstention"):
     import importlib.util
     from pathlib import Path as _Path
 
-    path = _Path(__file__).parents[1] / "eval/calibrate_abstention.py"
-    spec = importlib.util.spec_from_file_location("calibrate_abstention", path)
+    path = _Path(__file__).parents[1] / f"eval/{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -498,3 +498,45 @@ def test_calibration_features_of_a_question_the_seed_answers_and_one_it_cannot(s
     assert cos > 0.5 and cov > 0.5 and not missing
     *_, missing = mod.features(store, real_embedder, seed_index_real, "What is the capital of France?")
     assert missing  # "France" is in no retrieved passage
+
+
+def _floor_rows():
+    # answerable: right (score 0.5), right but unsure (-2.2), wrong (-2.6), refused already; unanswerable: -3, -2.4, 0.2
+    rows = [{"answerable": True, "abstained": False, "f1": 1.0, "score": 0.5, "coverage": 1.0},
+            {"answerable": True, "abstained": False, "f1": 0.8, "score": -2.2, "coverage": 1.0},
+            {"answerable": True, "abstained": False, "f1": 0.0, "score": -2.6, "coverage": 0.5},
+            {"answerable": True, "abstained": True, "f1": 0.0, "score": None, "coverage": None}]
+    return rows + [{"answerable": False, "abstained": False, "f1": 0.0, "score": s, "coverage": 0.5}
+                   for s in (-3.0, -2.4, 0.2)]
+
+
+def test_the_span_floor_trade_off_counts_right_answers_kept_and_unanswerable_refused():
+    mod = _calibrate_module("calibrate_span_floor")
+    off, low, mid, high = mod.trade_off(_floor_rows(), [float("-inf"), -2.5, -2.0, 1.0])
+    assert (off["false_abstain"], off["unanswerable_refused"], off["utility"]) == (0.25, 0.0, 2 - 3)
+    assert (low["false_abstain"], low["right_kept"], round(low["unanswerable_refused"], 3)) == (0.5, 1.0, 0.333)
+    assert low["f1"] == pytest.approx((1.0 + 0.8) / 4)
+    assert (mid["right_kept"], round(mid["unanswerable_refused"], 3), mid["utility"]) == (0.5, 0.667, 1 - 1)
+    assert (high["false_abstain"], high["unanswerable_refused"], high["utility"]) == (1.0, 1.0, 0)
+
+
+def test_the_span_floor_chosen_is_the_lowest_of_the_best_utility():
+    mod = _calibrate_module("calibrate_span_floor")
+    # -2.75 … -2.25 refuse the -3.0 and (from -2.25 on) the -2.4 unanswerable and keep both right answers
+    assert mod.choose_floor(_floor_rows(), [-3.5, -2.75, -2.25, -2.0, 0.0, 1.0]) == -2.25
+    # with coverage weighed in, the right answers' sentences (coverage 1.0) stand 0.5 × weight above the rest
+    assert mod.trade_off(_floor_rows(), [-1.4], weight=2.0)[0]["right_kept"] == 1.0  # -2.2 + 2 = -0.2
+    assert mod.refused(_floor_rows(), -1.4, weight=2.0).tolist() == [False, False, True, True, True, False, False]
+
+
+def test_the_coverage_weight_fitted_is_the_one_the_data_were_made_with():
+    import numpy as np
+
+    mod = _calibrate_module("calibrate_span_floor")
+    rng = np.random.default_rng(1)
+    score, cov = rng.normal(-1.5, 1.5, 6000), rng.uniform(0.0, 1.0, 6000)
+    # answered right exactly when score + 2 × coverage, plus logistic noise, clears -0.5; else unanswerable
+    right = score + 2.0 * cov + rng.logistic(0, 0.1, 6000) > -0.5
+    rows = [{"answerable": bool(r), "abstained": False, "f1": float(r), "score": float(s), "coverage": float(c)}
+            for r, s, c in zip(right, score, cov)]
+    assert 1.8 <= mod.fit_weight(rows) <= 2.2

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from rag.answer import ABSTAIN_TEXT
 from rag.indexing import build_index
 from rag.llm import FakeGenerator
 from rag.spans import (CHEAP_FEATURES, LLM_FEATURES, WEIGHTS, Candidate, SpanRanker, candidate_features,
@@ -349,6 +350,24 @@ def test_the_ranker_never_overrides_an_abstention(make_pipe):
     ans = pipe.ask("What is the capital of France?")
     assert ans.abstained and ans.citations == [] and ans.spans == []
     assert pipe.generator.seen == []  # refused on the evidence, before the model or the ranker
+
+
+def test_when_even_the_best_span_scores_under_the_rankers_floor_the_pipeline_abstains(make_pipe):
+    floored = SpanRanker({"prefilter": 64, "cheap": stage([], []), "full": stage(["lp_total"], [1.0]),
+                          "abstain_below": -5.0})
+    unsure = make_pipe("314 [1]", scorer=lambda t: -20.0)  # no span looks like an answer to the model
+    unsure.ranker = floored
+    ans = unsure.ask(Q314)
+    assert ans.abstained and ans.citations == [] and ans.answer == ABSTAIN_TEXT
+    assert any("under the ranker's floor -5.00" in n for n in ans.notes), ans.notes
+    assert ans.spans and ans.spans[0].score < -5.0  # kept, to show what was considered
+    sure = make_pipe("314 [1]", scorer=lambda t: 0.0 if t == "314 prisoners" else -20.0)
+    sure.ranker = floored
+    assert sure.ask(Q314).answer == "314 prisoners [1]"
+    # the setting overrides the fitted floor; -inf turns the check off
+    off = make_pipe("314 [1]", scorer=lambda t: -20.0, min_span_confidence=float("-inf"))
+    off.ranker = floored
+    assert not off.ask(Q314).abstained
 
 
 def test_without_a_scorer_or_with_the_ranker_off_the_drafts_words_are_kept(make_pipe):
