@@ -523,7 +523,10 @@ def test_the_span_floor_trade_off_counts_right_answers_kept_and_unanswerable_ref
 def test_the_span_floor_chosen_is_the_lowest_of_the_best_utility():
     mod = _calibrate_module("calibrate_span_floor")
     # -2.75 … -2.25 refuse the -3.0 and (from -2.25 on) the -2.4 unanswerable and keep both right answers
-    assert mod.choose_floor(_floor_rows(), [-3.5, -2.75, -2.25, -2.0, 0.0, 1.0]) == -2.25
+    assert mod.choose_floor([_floor_rows()], [-3.5, -2.75, -2.25, -2.0, 0.0, 1.0]) == -2.25
+    # ... among the floors that keep 97% of every pool's right answers: one right at -2.5 elsewhere rules out -2.25
+    other = [{"answerable": True, "abstained": False, "f1": 1.0, "score": -2.5, "coverage": 0.0}]
+    assert mod.choose_floor([_floor_rows(), other], [-3.5, -2.75, -2.25, -2.0, 0.0, 1.0]) == -2.75
     # with coverage weighed in, the right answers' sentences (coverage 1.0) stand 0.5 × weight above the rest
     assert mod.trade_off(_floor_rows(), [-1.4], weight=2.0)[0]["right_kept"] == 1.0  # -2.2 + 2 = -0.2
     assert mod.refused(_floor_rows(), -1.4, weight=2.0).tolist() == [False, False, True, True, True, False, False]
