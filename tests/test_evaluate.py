@@ -543,3 +543,19 @@ def test_the_coverage_weight_fitted_is_the_one_the_data_were_made_with():
     rows = [{"answerable": bool(r), "abstained": False, "f1": float(r), "score": float(s), "coverage": float(c)}
             for r, s, c in zip(right, score, cov)]
     assert 1.8 <= mod.fit_weight(rows) <= 2.2
+
+
+def test_a_gold_doc_the_index_skipped_as_a_copy_is_scored_as_the_kept_one(tmp_path):
+    from rag.documents import load_corpus
+    from rag.evaluate import indexed_copies
+
+    story = "Swap agreed\n\nThe two sides agreed to swap 314 prisoners on Thursday.\n"
+    (tmp_path / "a.txt").write_text(story)
+    (tmp_path / "b.txt").write_text(story)  # the BBC set holds 97 such copies; the index keeps the first
+    (tmp_path / "c.txt").write_text("Talks\n\nThe talks went on in Abu Dhabi.\n")
+    docs = {d.doc_id: d for d in load_corpus(tmp_path).documents}
+    indexed = {"a.txt": {"hash": docs["a.txt"].content_hash}}  # c.txt: not indexed, and a copy of nothing
+    items = [GoldItem("1", "How many?", ("314",), "b.txt", "swap 314 prisoners", True),
+             GoldItem("2", "Where?", ("Abu Dhabi",), "c.txt", "in Abu Dhabi", True),
+             GoldItem("3", "Who won?", (), None, None, False)]
+    assert indexed_copies(items, tmp_path, indexed) == {"b.txt": "a.txt"}
