@@ -10,12 +10,14 @@ A chunk is relevant when it covers at least half of the gold evidence.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
 from pathlib import Path
 
 from rag.embedding import make_embedder
+from rag.evaluate import indexed_copies
 from rag.gold import check_gold_against_corpus, read_gold
 from rag.indexing import build_index
 from rag.metrics import chunk_relevant, reciprocal_rank
@@ -39,6 +41,8 @@ def main() -> None:
     gold = [g for g in read_gold(args.gold) if g.answerable]
     spans, problems = check_gold_against_corpus(gold, args.corpus)
     gold = [g for g in gold if g.id in spans]
+    copies = indexed_copies(gold, args.corpus, store.manifest.get("documents", {}))  # a copy the index skipped
+    gold = [dataclasses.replace(g, doc=copies[g.doc]) if g.doc in copies else g for g in gold]
     results = {}
     for mode in args.modes.split(","):
         # "cc": the hybrid retriever with score fusion (RAG_FUSION=cc) instead of the default rank fusion
