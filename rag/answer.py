@@ -444,9 +444,11 @@ class Pipeline:
             timings["generate"] += time.perf_counter() - t_rank  # the LLM's scoring is generation work too
             ranker = self.ranker or SpanRanker.load()
             floor = s.min_span_confidence if s.min_span_confidence is not None else ranker.floor
-            if spans and floor is not None and ranker.confidence(spans[0]) < floor:
+            # (not for a follow-up: "Who brokered it?" holds few words of the sentence that answers it, the
+            # floor was fitted on questions that stand alone, and the earlier turn already passed the gates)
+            if spans and floor is not None and not history and ranker.confidence(spans[0]) < floor:
                 # the passages hold the question's words, but no span of them looks like its answer: a detail
-                # the story does not give ("Who owns the saxophone?" of an auction report that never says)
+                # the story does not give ("How much was McCartney paid?" of a report that never says)
                 answer = finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
                     f"the best answer span, {spans[0].text!r}, has confidence {ranker.confidence(spans[0]):.2f}, "
                     f"under the ranker's floor {floor:.2f}: the passages likely do not say"])
