@@ -334,6 +334,11 @@ class Pipeline:
         # died in the missile attack on Kyiv?" is not answered from a report of deaths elsewhere retrieved beside it
         foreign = (_articles_not_naming(evidence, hits, store, question, asked_names)
                    if not missing_names and not history and (asked_names or numbers_in(question)) else set())
+        if foreign and best.doc_id in foreign:
+            # the best sentence's article lacks a name the question asks about and another names them all: the
+            # latter's sentences come first (the order is otherwise kept)
+            evidence = [e for e in evidence if e.doc_id not in foreign] + [e for e in evidence if e.doc_id in foreign]
+            best = evidence[0]
         # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
         # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
         # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
@@ -467,13 +472,14 @@ class Pipeline:
 
 def _articles_not_naming(evidence: list[Evidence], hits: Sequence[Hit], store, question: str,
                          names: set[str]) -> set[str]:
-    """The retrieved articles that miss a name or number of the question, when the best sentence's article
-    names them all: what they say cannot answer it. Their sentences stay in the evidence list (the ranks do
-    not move); no span or claim is taken from them.
+    """The retrieved articles that miss a name or number of the question, when one of them names them all:
+    what they say cannot answer it. Their sentences stay in the evidence list; no span or claim is taken
+    from them.
 
-    When the best article lacks one, none is set apart: a question may name what its article does not (a
-    year the writer added, "the Nobel Prize" for an article that says "Nobel"), and the check across all
-    that was retrieved (``names_missing`` in the gate) is all there is."""
+    When none names them all, none is set apart: a question may name what its article does not (a year the
+    writer added, "the Nobel Prize" for an article that says "Nobel"), and the check across all that was
+    retrieved (``names_missing`` in the gate) is all there is. (A first version abstained then, and cost
+    0.007 F1 on all 1,190 XQuAD questions.)"""
     texts: dict[str, list[str]] = {}
     for h in hits:  # without a store (a test's), an article is what was retrieved of it
         texts.setdefault(h.chunk.doc_id, [h.chunk.title]).append(h.chunk.text)
@@ -483,9 +489,13 @@ def _articles_not_naming(evidence: list[Evidence], hits: Sequence[Hit], store, q
         return bool(names_missing(names, whole) or numbers_missing(question, whole))
 
     docs = list(dict.fromkeys(e.doc_id for e in evidence))
-    if not docs or lacks(docs[0]):
+    if not docs:
         return set()
-    return {d for d in docs[1:] if lacks(d)}
+    lacking = {d for d in docs if lacks(d)}
+    # when the best article lacks one, the others are set apart only if one of them names them all (the caller
+    # then puts its sentences first): "Who is Estonia's foreign minister?" is answered from the report that
+    # names the Estonian foreign minister, not from a summit list of foreign ministers
+    return lacking if len(lacking) < len(docs) else set()
 
 
 class _NoEntities:

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.chunking import Chunk
+from rag.text import ACRONYM, other_forms_of_names
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,11 @@ class IndexStore:
             return []
         vocab = self.bm25.vocab_dict
         tokens = [t for t in bm25_tokenize([query])[0] if t in vocab]
+        # a country is also searched as its people and back, as evidence is scored (rag.text.other_forms_of_names):
+        # "Estonia's foreign minister" is "Estonian Foreign Minister Margus Tsahkna"
+        forms = sorted(f for fs in other_forms_of_names(query).values() for f in fs if f != ACRONYM)
+        if forms:
+            tokens += [t for t in dict.fromkeys(bm25_tokenize([" ".join(forms)])[0]) if t in vocab and t not in tokens]
         if not tokens:
             return []
         ids, scores = self.bm25.retrieve([tokens], k=min(n, len(self.chunks)), show_progress=False, n_threads=1)

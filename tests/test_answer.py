@@ -431,6 +431,30 @@ def test_an_answer_comes_from_an_article_that_names_everything_the_question_name
     assert {c.doc_id for c in ans.citations} == {"kyiv.txt"}
 
 
+def test_when_the_best_sentence_comes_from_an_article_missing_a_name_one_that_names_it_answers(
+        tmp_path, settings, hash_embedder):
+    """A summit report's sentences are the closest to the question but name no Estonia; the article that
+    names the Estonian foreign minister answers, though its sentence scores lower."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "summit.txt").write_text("Summit in London\nWho is the foreign minister of the United States? "
+                                       "The foreign minister is Condoleezza Rice.\n")
+    (corpus / "kyiv.txt").write_text("Visit to Kyiv\nOn a trip to Kyiv Thursday, Estonian Foreign Minister "
+                                     "Margus Tsahkna got a firsthand look at the damage.\n")
+    s = settings.model_copy(update={"corpus": corpus, "min_evidence": 0.3, "min_coverage": 0.3})
+    build_index(s, hash_embedder, progress=False)
+    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    question = "Who is Estonia's foreign minister?"
+    gen = FakeGenerator(["Condoleezza Rice [1]"])
+    ans = Pipeline(s, store, hash_embedder, gen).ask(question)
+    assert "Condoleezza" not in ans.answer, ans.notes
+    assert not ans.abstained and "Margus Tsahkna" in ans.answer, (ans.answer, ans.notes)
+    assert {c.doc_id for c in ans.citations} == {"kyiv.txt"}
+    # the model saw the naming article's sentence first, though the summit's score higher
+    prompt = gen.seen[-1][-1]["content"]
+    assert "Tsahkna" in prompt.split("[1] ", 1)[1].split("\n", 1)[0], prompt
+
+
 def test_the_words_of_a_question_are_found_in_their_other_forms():
     from rag.text import covered_share, other_forms_of_names, question_stems
 

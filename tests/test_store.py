@@ -71,6 +71,24 @@ def test_hybrid_and_bm25_find_the_314_passage(settings, hash_embedder):
     assert any("314 prisoners" in h.chunk.text for h in hits[:2])
 
 
+def test_bm25_searches_a_country_as_its_people_and_back(tmp_path, settings, hash_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "tallinn.txt").write_text("Visit to Kyiv\nThe Estonian minister toured the damaged power plant.\n")
+    (corpus / "summit.txt").write_text("Summit\nThe minister of finance and the minister of trade met bankers "
+                                       "in London.\n")
+    s = settings.model_copy(update={"corpus": corpus})
+    build_index(s, hash_embedder, progress=False)
+    store = load(s, hash_embedder)
+    # "minister" alone would put the summit first (it says it twice); "Estonia" finds "Estonian"
+    hits = Retriever(store, hash_embedder, "bm25").search("What did Estonia's minister do?", 2)
+    assert hits[0].chunk.doc_id == "tallinn.txt"
+    hits = Retriever(store, hash_embedder, "bm25").search("What did the minister do?", 2)
+    assert hits[0].chunk.doc_id == "summit.txt"
+    # a form the corpus never uses adds nothing, and a query of such forms alone finds nothing
+    assert Retriever(store, hash_embedder, "bm25").search("Latvia", 2) == []
+
+
 def test_fuse_rankings():
     fused = fuse_rankings([[1, 2, 3], [3, 1]], k=60)
     assert [i for i, _ in fused] == [1, 3, 2]
