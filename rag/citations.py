@@ -328,6 +328,9 @@ _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
      ("MONEY", "CARDINAL", "QUANTITY")),
     (re.compile(r"\bhow many " + _TIME_UNITS, re.I), ("DATE", "TIME", "CARDINAL", "QUANTITY")),
     (re.compile(r"\bhow many\b", re.I), ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
+    (re.compile(r"\bhow much time\b", re.I), ("DATE", "TIME", "QUANTITY", "CARDINAL")),
+    # any other "how much" asks for an amount: "How much were CBS fined?" is not "a wardrobe malfunction"
+    (re.compile(r"\bhow much\b", re.I), ("MONEY", "QUANTITY", "CARDINAL", "PERCENT")),
     (re.compile(r"\bhow (old|long)\b", re.I), ("DATE", "TIME", "QUANTITY", "CARDINAL")),
     (re.compile(r"\bhow (far|tall|big|large|high|heavy|low|deep|wide|fast|hot|cold)\b", re.I),
      ("QUANTITY", "MONEY", "CARDINAL", "PERCENT")),

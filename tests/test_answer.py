@@ -236,6 +236,11 @@ def test_a_name_repeated_from_the_question_may_carry_the_users_typo():
     assert "CARDINAL" in expected_labels("How many prisoners were swapped?")
     assert "PERSON" in expected_labels("Who brokered the deal?")
     assert expected_labels("Why did the talks stall?") is None
+    # any "how much" asks for an amount, whatever its verb: not "a wardrobe malfunction" for a fine
+    assert "MONEY" in expected_labels("How much were CBS fined by federal regulators?")
+    assert "QUANTITY" in expected_labels("How much lower was the North Sea than it is today?")
+    assert "TIME" in expected_labels("How much time was left in the game?")
+    assert expected_labels("How much of the effect is due to carbon dioxide?") == ("PERCENT",)
 
 
 @pytest.mark.parametrize("draft, question, phrase", [
