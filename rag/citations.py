@@ -334,6 +334,11 @@ _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"\bhow (old|long)\b", re.I), ("DATE", "TIME", "QUANTITY", "CARDINAL")),
     (re.compile(r"\bhow (far|tall|big|large|high|heavy|low|deep|wide|fast|hot|cold)\b", re.I),
      ("QUANTITY", "MONEY", "CARDINAL", "PERCENT")),
+    # "What is the maximum fine…", "What growth rate…", "What was the final score…": a measure, not "guilty"
+    (re.compile(r"\b(what|which)(?:\s+(?:is|was|are|were))?(?:\s+(?:the|a|an|its|their|his|her))?(?:\s+[\w-]+)?\s+"
+                r"(rates?|score|reading|number|amount|total|sum|fine|price|cost|fee|salary|wage|budget|deficit|"
+                r"population|value|temperature|speed|distance|height|weight|length|age|size)\b", re.I),
+     ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
     (re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bin which (year|month|century)\b", re.I),
      ("DATE", "TIME")),
     # "which UK region", "what European country": a word may stand between
@@ -342,6 +347,19 @@ _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"^\W*(who|whom|whose)\b|\bwho (is|was|were|are|did|said|led|won)\b", re.I),
      ("PERSON", "ORG", "NORP", "GPE")),
 ]
+# "Which MP asked…", "What German poet was…", "What is the name of India's finance minister…": a role names a
+# person as "who" does (a verb or a preposition between the two is another question: "What did Queen Elizabeth open?")
+_ROLES = (r"(?:minister|president|chairman|chairwoman|spokesman|spokeswoman|spokesperson|secretary|governor|mayor|"
+          r"king|queen|prince|princess|emperor|founder|ceo|manager|coach|player|author|writer|singer|actor|actress|"
+          r"artist|composer|scientist|physicist|chemist|mathematician|inventor|engineer|mp|senator|politician|judge|"
+          r"lawyer|officer|commander|captain|quarterback|pope|bishop|economist|analyst|reporter|journalist|editor|"
+          r"professor|philosopher|poet|architect|explorer|trumpeter|musician|consul|ambassador|envoy|diplomat|"
+          r"chancellor|premier|person|leader|director)s?")
+_NOT_BETWEEN = (r"(?!(?:is|was|were|are|did|do|does|has|have|had|will|would|can|could|may|might|should|of|to|in|on|"
+                r"for|by|group|kind|type)\b)")
+_TYPES.append((re.compile(r"\b(?:what|which)\s+(?:" + _NOT_BETWEEN + r"[\w’'-]+\s+){0,3}?" + _ROLES + r"\b"
+                          r"|\bwhat (?:is|was) the name of (?:the |a |an )?(?:[\w'’-]+\s+){0,3}?" + _ROLES + r"\b", re.I),
+               ("PERSON", "ORG", "NORP", "GPE")))
 _NAMES_OF = (re.compile(r"\bnames of\b", re.I), ("PERSON", "ORG", "NORP", "GPE"))
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 

@@ -241,6 +241,16 @@ def test_a_name_repeated_from_the_question_may_carry_the_users_typo():
     assert "QUANTITY" in expected_labels("How much lower was the North Sea than it is today?")
     assert "TIME" in expected_labels("How much time was left in the game?")
     assert expected_labels("How much of the effect is due to carbon dioxide?") == ("PERCENT",)
+    # so does "what" of a measure: not "guilty" for the maximum fine
+    assert "MONEY" in expected_labels("What is the maximum fine the two men face?")
+    assert "PERCENT" in expected_labels("What growth rate did the IMF forecast?")
+    assert "CARDINAL" in expected_labels("What was the final score of the game?")
+    assert expected_labels("What historical figure was Jacksonville named after?") is None
+    # a role asks for a person as "who" does; with a verb between, it is another question
+    assert expected_labels("Which MP asked the prime minister the first question?")[0] == "PERSON"
+    assert expected_labels("What is the name of India's finance minister?")[0] == "PERSON"
+    assert expected_labels("What did Queen Elizabeth II open in Newcastle?") is None
+    assert expected_labels("What were Labour MPs afraid of?") is None
 
 
 @pytest.mark.parametrize("draft, question, phrase", [
