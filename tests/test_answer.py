@@ -246,11 +246,6 @@ def test_a_name_repeated_from_the_question_may_carry_the_users_typo():
     assert "PERCENT" in expected_labels("What growth rate did the IMF forecast?")
     assert "CARDINAL" in expected_labels("What was the final score of the game?")
     assert expected_labels("What historical figure was Jacksonville named after?") is None
-    # a role asks for a person as "who" does; with a verb between, it is another question
-    assert expected_labels("Which MP asked the prime minister the first question?")[0] == "PERSON"
-    assert expected_labels("What is the name of India's finance minister?")[0] == "PERSON"
-    assert expected_labels("What did Queen Elizabeth II open in Newcastle?") is None
-    assert expected_labels("What were Labour MPs afraid of?") is None
 
 
 @pytest.mark.parametrize("draft, question, phrase", [
@@ -285,6 +280,16 @@ def test_answer_phrase_drops_preambles_and_the_restated_question(draft, question
 def test_the_questions_own_wh_word_sets_the_answer_type(question, label):
     labels = expected_labels(question)
     assert (labels is None) if label is None else (label in labels)
+
+
+def test_a_role_in_capitals_is_not_a_name():
+    from rag.citations import name_runs, names_missing
+
+    question = "Which MP asked the prime minister the very first question?"
+    report = "The very first question to the prime minister came from Derby North's Bob Laxton."
+    assert names_missing(name_runs(question), report) == []
+    assert name_runs("Did Labour MP Bob Laxton ask it?") == {"labour bob laxton"}
+    assert name_runs("Which Tesla CEO spoke?") == {"tesla"}
 
 
 def test_names_survive_typos_and_longer_words_but_not_absence():
