@@ -346,13 +346,15 @@ class Pipeline:
                 or (missing_names and not history))
         # a line without a verb (a caption, a fixture list, "Stade de France, Paris") states no fact of its own:
         # unless it is a close paraphrase or holds every word of the question, it does not answer it
-        fragment = (verify and not weak and best.cosine < PARAPHRASE_COSINE and best.coverage < 1.0
-                    and not _states_something(self._parse(best.text)))
+        # and a line of one or two words ("France's", cosine 0.61) is no paraphrase either
+        best_doc = self._parse(best.text) if verify and not weak and best.coverage < 1.0 else None
+        fragment = best_doc is not None and (_too_short(best_doc) or (
+            best.cosine < PARAPHRASE_COSINE and not _states_something(best_doc)))
         if verify and (weak or fragment):
             timings.update(first_token=0.0, generate=0.0)
             yield finish(ABSTAIN_TEXT, True, notes=[f"weak evidence: cosine {best.cosine:.2f}, coverage "
                                                     f"{best.coverage:.2f}, names not found {missing_names}"
-                                                    + (", the best sentence has no verb" if fragment else "")])
+                                                    + (", the best sentence is a fragment (no verb, or under three words)" if fragment else "")])
             return
 
         if verify and is_yes_no(question):
@@ -508,6 +510,13 @@ def _states_something(doc) -> bool:
     """True when the parsed sentence has a verb; without a parser (no tokens) it is given the benefit."""
     tokens = list(doc) if hasattr(doc, "__iter__") else []
     return not tokens or any(t.pos_ in ("VERB", "AUX") for t in tokens)
+
+
+def _too_short(doc) -> bool:
+    """A line of one or two words ("France's", "By Jo Smith"): no paraphrase of a question, even when the parser
+    reads a verb into it ("'s" as "is"); without a parser (no tokens) it is given the benefit."""
+    tokens = list(doc) if hasattr(doc, "__iter__") else []
+    return bool(tokens) and sum(t.is_alpha for t in tokens) < 3
 
 
 def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
