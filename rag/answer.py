@@ -264,7 +264,8 @@ class Pipeline:
             numeric = bool(set(labels) & NUMERIC_TYPES)
             named = bool(set(labels) & NAME_TYPES)
             candidates = [c for c in candidates
-                          if measures(c.text, question) and (_close_to_question(evidence[c.evidence]) or (
+                          if measures(c.text, question) and not (numeric and _restates_number(c.text, question))
+                          and (_close_to_question(evidence[c.evidence]) or (
                               c.features["counted_noun"] and evidence[c.evidence].coverage >= self.settings.min_coverage))
                           and (c.features["type_match"] or labels[0] in SOFT_TYPES
                                or (numeric and c.features["has_digit"])      # "314 prisoners" for how many
@@ -402,9 +403,11 @@ class Pipeline:
         if labels:
             # a typed answer must sit next to what the question is about: most of its words, not just one
             noun = counted_noun(question, self._parse(question))
+            numeric = bool(set(labels) & NUMERIC_TYPES)
             candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.doc_id not in foreign
                           for a, b, lab in self._entities(e.text, labels)
                           if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
+                          and not (numeric and _restates_number(e.text[a:b], question))
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2)))]
@@ -539,6 +542,13 @@ def is_yes_no(question: str) -> bool:
     repaid?". Not "Did Zelenskyy say what Russia must be ready for?" nor "Is the focus high or low?", whose
     answers are spans."""
     return bool(_YES_NO.match(question.strip())) and not _WH_WORD.search(question) and not re.search(r"\bor\b", question)
+
+
+def _restates_number(span: str, question: str) -> bool:
+    """True when every number of ``span`` is one the question states: "20 projects" says nothing of what "the
+    20-point plan" will cost."""
+    nums = numbers_in(span)
+    return bool(nums) and nums <= numbers_in(question)
 
 
 def _repeats_question(span: str, question: str) -> bool:

@@ -405,6 +405,15 @@ def test_how_many_times_is_answered_by_twice():
     assert [s[a:b] for a, b, _ in typed_candidates(_PlainDoc(s), expected_labels(q))] == ["twice"]
 
 
+def test_a_number_the_question_states_is_not_its_answer():
+    from rag.answer import _restates_number
+
+    assert _restates_number("20 projects", "How much will the 20-point plan cost?")
+    assert not _restates_number("£50bn", "How much will the 20-point plan cost?")
+    assert not _restates_number("the projects", "How much will the 20-point plan cost?")  # no number: not this rule's
+    assert not _restates_number("314 and 20", "How many of the 20 were freed?")
+
+
 def test_a_line_of_one_word_is_no_paraphrase(tmp_path, settings, hash_embedder, monkeypatch):
     """A BBC result list's "France's" (the parser reads "'s" as "is") is close to the question in meaning,
     but a line of one or two words answers nothing: abstain."""
