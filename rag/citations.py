@@ -99,19 +99,14 @@ def best_span(draft: str, sentence: str, slack: int = 3) -> tuple[int, int, floa
 _NAME = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*)*")
 
 
-# a role written in capitals is a common noun, not a name: "Which MP asked…" of a report that says "Derby North's
-# Bob Laxton" names nobody it lacks
-_ROLE_ACRONYMS = frozenset({"mp", "mps", "mep", "meps", "msp", "msps", "ceo", "ceos", "cfo", "pm"})
-
-
 def _name_words(text: str):
-    """(run number, word) for each capitalized word, except a sentence's first word, common words and roles."""
+    """(run number, word) for each capitalized word, except a sentence's first word and common words."""
     for k, m in enumerate(_NAME.finditer(text)):
         for i, w in enumerate(m.group().split()):
             at = m.start() + (0 if i == 0 else m.group().find(w))
             before = text[:at].rstrip()
             sentence_start = not before or before[-1] in ".!?:\"“[("
-            if w.lower() in STOPWORDS or w.lower().rstrip("'’") in _ROLE_ACRONYMS or (sentence_start and i == 0):
+            if w.lower() in STOPWORDS or (sentence_start and i == 0):
                 continue
             yield k, re.sub(r"['’]s?$", "", w.lower())
 
