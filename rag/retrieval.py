@@ -80,7 +80,7 @@ def fuse_scores(scored: Sequence[Sequence[tuple[int, float]]], weights: Sequence
 
 class Retriever:
     def __init__(self, store, embedder, mode: Mode = "hybrid", rrf_k: int = 60, candidates: int = 50,
-                 fusion: Fusion = "rrf", dense_weight: float = 0.5):
+                 fusion: Fusion = "cc", dense_weight: float = 0.5):
         self.store = store
         self.embedder = embedder
         self.mode = mode

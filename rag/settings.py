@@ -69,11 +69,11 @@ class Settings(BaseSettings):
     # retrieval
     top_k: int = Field(5, ge=1, le=100, description="Passages retrieved per question.")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
-        "hybrid", description="Dense, BM25 or both fused with reciprocal-rank fusion."
+        "hybrid", description="Dense, BM25 or both fused (see fusion)."
     )
     fusion: Literal["rrf", "cc"] = Field(
-        "rrf", description="Hybrid fusion: 'rrf' (reciprocal rank) or 'cc' (weighted sum of standardised scores: "
-        "better retrieval, but the abstention thresholds were calibrated on 'rrf')."
+        "cc", description="Hybrid fusion: 'cc' (weighted sum of the two retrievers' standardised scores) or 'rrf' "
+        "(reciprocal rank). Both abstention gates were fitted with 'cc'."
     )
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the dense score in 'cc' fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant (fusion 'rrf').")

@@ -16,7 +16,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def settings(tmp_path):
     from rag.settings import Settings
 
-    return Settings(corpus=SEEDS, index=tmp_path / "index", chunk_tokens=60, chunk_overlap=15)
+    # rank fusion: the hash embedder's vectors are hashed words, not meaning, and score fusion would weigh their
+    # z-scores as much as BM25's; the tests with the real models (test_models.py, the browser) run the default
+    return Settings(corpus=SEEDS, index=tmp_path / "index", chunk_tokens=60, chunk_overlap=15, fusion="rrf")
 
 
 @pytest.fixture
