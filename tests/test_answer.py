@@ -25,6 +25,18 @@ def make_pipe(settings, hash_embedder):
 Q314 = "How many prisoners did Ukraine and Russia swap?"
 
 
+def _indexed(tmp_path, settings, hash_embedder, articles: dict[str, str], **update):
+    """(settings, store) of an index of ``articles`` (file name → text) in a corpus folder under ``tmp_path``;
+    called again, it rewrites those articles and rebuilds."""
+    corpus = tmp_path / "c"
+    corpus.mkdir(exist_ok=True)
+    for name, text in articles.items():
+        (corpus / name).write_text(text)
+    s = settings.model_copy(update={"corpus": corpus, **update})
+    build_index(s, hash_embedder, progress=False)
+    return s, IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+
+
 def test_short_answer_is_snapped_cited_and_quoted(make_pipe):
     pipe = make_pipe("They swapped 314 prisoners [3]")
     ans = pipe.ask(Q314)
@@ -412,13 +424,9 @@ def test_a_line_of_one_word_is_no_paraphrase(tmp_path, settings, hash_embedder, 
 
     nlp = load_parser()
     assert _too_short(nlp("France's")) and not _too_short(nlp("Paris is the capital."))
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "athletics.txt").write_text("Athletics results\nFrance's\n"
-                                          "The home side beat Wales 24-18 on Saturday evening.\n")
-    s = settings.model_copy(update={"corpus": corpus, "min_evidence": 0.3, "min_coverage": 0.3})
-    build_index(s, hash_embedder, progress=False)
-    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "athletics.txt": "Athletics results\nFrance's\nThe home side beat Wales 24-18 on Saturday evening.\n"},
+        min_evidence=0.3, min_coverage=0.3)
     # MiniLM put "France's" at cosine 0.61, over the paraphrase bar; the hash embedder's 0.29 stands in for it
     monkeypatch.setattr("rag.answer.PARAPHRASE_COSINE", 0.25)
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["Wales [1]"])).ask("What is the capital of France?")
@@ -427,21 +435,17 @@ def test_a_line_of_one_word_is_no_paraphrase(tmp_path, settings, hash_embedder, 
 
 def test_a_line_without_a_verb_does_not_answer(tmp_path, settings, hash_embedder):
     """"Stade de France, Paris" (a venue line) holds "France", and the model knows the capital: abstain."""
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "rugby.txt").write_text("Rugby report\nStade de France, Paris\n"
-                                      "The home side beat Wales 24-18 on Saturday evening.\n")
-    s = settings.model_copy(update={"corpus": corpus, "min_evidence": 0.37, "min_coverage": 0.3})
-    build_index(s, hash_embedder, progress=False)
-    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "rugby.txt": "Rugby report\nStade de France, Paris\nThe home side beat Wales 24-18 on Saturday evening.\n"},
+        min_evidence=0.37, min_coverage=0.3)
     pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"]))
     ans = pipe.ask("What is the capital of France?")
     assert ans.abstained and ans.answer == ABSTAIN_TEXT
     assert any("is a fragment" in n for n in ans.notes), ans.notes
     # a sentence that states it is evidence as before
-    (corpus / "rugby.txt").write_text("Rugby report\nParis is the capital of France and hosts the final.\n")
-    build_index(s, hash_embedder, progress=False)
-    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "rugby.txt": "Rugby report\nParis is the capital of France and hosts the final.\n"},
+        min_evidence=0.37, min_coverage=0.3)
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"])).ask("What is the capital of France?")
     assert not ans.abstained and "Paris" in ans.answer
 
@@ -449,23 +453,19 @@ def test_a_line_without_a_verb_does_not_answer(tmp_path, settings, hash_embedder
 def test_an_answer_comes_from_an_article_that_names_everything_the_question_names(tmp_path, settings, hash_embedder):
     """The Kyiv article counts no deaths, the other article's deaths are not in Kyiv: retrieved together they
     hold every word of the question, yet no article answers it."""
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "kyiv.txt").write_text("Missile attack on Kyiv\nRussian forces launched a missile attack on Kyiv "
-                                     "this week, and people in the capital sheltered underground.\n")
-    (corpus / "quake.txt").write_text("Earthquake report\nAbout 3,000 people died in the earthquake on the "
-                                      "coastal towns, officials said.\n")
-    s = settings.model_copy(update={"corpus": corpus, "min_evidence": 0.37, "min_coverage": 0.3})
-    build_index(s, hash_embedder, progress=False)
-    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    gates = dict(min_evidence=0.37, min_coverage=0.3)
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "kyiv.txt": "Missile attack on Kyiv\nRussian forces launched a missile attack on Kyiv this week, and people "
+                    "in the capital sheltered underground.\n",
+        "quake.txt": "Earthquake report\nAbout 3,000 people died in the earthquake on the coastal towns, officials "
+                     "said.\n"}, **gates)
     question = "How many people died in the missile attack on Kyiv?"
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["3,000 people [1]"])).ask(question)
     assert ans.abstained and ans.answer == ABSTAIN_TEXT, (ans.answer, ans.notes)
     # once the article that names Kyiv gives the number, it answers from that article alone
-    (corpus / "kyiv.txt").write_text("Missile attack on Kyiv\nTwelve people died in the missile attack on Kyiv "
-                                     "this week, officials said.\n")
-    build_index(s, hash_embedder, progress=False)
-    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "kyiv.txt": "Missile attack on Kyiv\nTwelve people died in the missile attack on Kyiv this week, officials "
+                    "said.\n"}, **gates)
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["Twelve people [1]"])).ask(question)
     assert not ans.abstained and "Twelve" in ans.answer, (ans.answer, ans.notes)
     assert {c.doc_id for c in ans.citations} == {"kyiv.txt"}
@@ -475,15 +475,11 @@ def test_when_the_best_sentence_comes_from_an_article_missing_a_name_one_that_na
         tmp_path, settings, hash_embedder):
     """A summit report's sentences are the closest to the question but name no Estonia; the article that
     names the Estonian foreign minister answers, though its sentence scores lower."""
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "summit.txt").write_text("Summit in London\nWho is the foreign minister of the United States? "
-                                       "The foreign minister is Condoleezza Rice.\n")
-    (corpus / "kyiv.txt").write_text("Visit to Kyiv\nOn a trip to Kyiv Thursday, Estonian Foreign Minister "
-                                     "Margus Tsahkna got a firsthand look at the damage.\n")
-    s = settings.model_copy(update={"corpus": corpus, "min_evidence": 0.3, "min_coverage": 0.3})
-    build_index(s, hash_embedder, progress=False)
-    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "summit.txt": "Summit in London\nWho is the foreign minister of the United States? The foreign minister "
+                      "is Condoleezza Rice.\n",
+        "kyiv.txt": "Visit to Kyiv\nOn a trip to Kyiv Thursday, Estonian Foreign Minister Margus Tsahkna got a "
+                    "firsthand look at the damage.\n"}, min_evidence=0.3, min_coverage=0.3)
     question = "Who is Estonia's foreign minister?"
     gen = FakeGenerator(["Condoleezza Rice [1]"])
     ans = Pipeline(s, store, hash_embedder, gen).ask(question)
