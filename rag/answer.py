@@ -516,7 +516,7 @@ def _states_something(doc) -> bool:
 
 
 def _too_short(doc) -> bool:
-    """A line of one or two words ("France's", "By Jo Smith"): no paraphrase of a question, even when the parser
+    """A line of one or two words ("France's", "Reuters"): no paraphrase of a question, even when the parser
     reads a verb into it ("'s" as "is"); without a parser (no tokens) it is given the benefit."""
     tokens = list(doc) if hasattr(doc, "__iter__") else []
     return bool(tokens) and sum(t.is_alpha for t in tokens) < 3
