@@ -571,14 +571,23 @@ _QUANTITY = re.compile(
     r"metre|meter|foot|feet|yard|inch)|(?:year|month|week|day|hour|minute|mile|kilometre|kilometer|metre|meter|yard|inche)s)\b",
     re.I)
 _BARE_YEAR = re.compile(r"(?:in\s+)?\d{4}")
+# "12 months", "about three years", "the past two decades": a length of time with nothing that places it
+# ("in 12 months", "two years ago", "three days later" do)
+_BARE_DURATION = re.compile(
+    r"(?:(?:about|around|some|nearly|almost|over|under|more than|less than|at least|up to|the(?: last| past| next| first)?)\s+)?"
+    r"(?:[\d,.]+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"hundred|several|many|few|a few)[\s-]+(?:full\s+)?"
+    r"(?:seconds?|minutes?|hours?|days?|weeks?|fortnights?|months?|years?|decades?|century|centuries)", re.I)
+_WHEN_QUESTION = re.compile(r"^\W*when\b|\bwhen\s+(?:is|was|were|are|did|does|do|will|would|had|has|have|can|could)\b", re.I)
 
 
 def measures(span: str, question: str) -> bool:
     """False when the question asks for a measure and ``span`` is none: "late Wednesday" or "1945" (a point in
-    time, not a length of it) for "How long has the conflict lasted?"; True otherwise."""
+    time, not a length of it) for "How long has the conflict lasted?"; and the other way round, "12 months"
+    (a length of time, not a point in it) for "When was the directive created?". True otherwise."""
     m = _MEASURE_QUESTION.search(question)
     if not m:
-        return True
+        return not (_WHEN_QUESTION.search(question) and _BARE_DURATION.fullmatch(span.strip()))
     if not _QUANTITY.search(span):
         return False
     return not (m.group(1).lower() in ("long", "old") and _BARE_YEAR.fullmatch(span.strip()))

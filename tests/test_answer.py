@@ -520,6 +520,12 @@ def test_the_words_of_a_question_are_found_in_their_other_forms():
     ("late Wednesday", "When did Umerov speak?", True),             # not a measure question
     ("A year", "How long has it been since Trump came back to the White House?", True),
     ("this week", "How long did the talks last?", False),
+    ("12 months", "When was the Parental Leave directive created?", False),  # a length, not a point in time
+    ("about three years", "When did the war end?", False),
+    ("in 12 months", "When will the ban end?", True),               # placed in time
+    ("two years ago", "When did they meet?", True),
+    ("1992", "When was the Parental Leave directive created?", True),
+    ("12 months", "What did the directive grant?", True),           # not a "when" question
 ])
 def test_a_measure_question_is_answered_by_a_measure(span, question, ok):
     from rag.answer import measures
