@@ -45,9 +45,10 @@ def main() -> None:
     gold = [dataclasses.replace(g, doc=copies[g.doc]) if g.doc in copies else g for g in gold]
     results = {}
     for mode in args.modes.split(","):
-        # "cc": the hybrid retriever with score fusion (RAG_FUSION=cc) instead of the default rank fusion
-        r = (Retriever.from_settings(store, emb, s.model_copy(update={"fusion": "cc"}), "hybrid") if mode == "cc"
-             else Retriever.from_settings(store, emb, s, mode))
+        # "hybrid" fuses ranks (RAG_FUSION=rrf), "cc" scores (the default), whatever the environment sets
+        fusion = {"hybrid": "rrf", "cc": "cc"}.get(mode, s.fusion)
+        r = Retriever.from_settings(store, emb, s.model_copy(update={"fusion": fusion}),
+                                    "hybrid" if mode == "cc" else mode)
         h1 = h5 = mrr = 0.0
         t0 = time.perf_counter()
         for g in gold:
