@@ -33,8 +33,7 @@ from rag.citations import (
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.spans import (SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates,
-                       speaker_only)
+from rag.spans import SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates
 from rag.text import (
     STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
     token_f1, words,
@@ -273,9 +272,7 @@ class Pipeline:
                                or (named and c.kind == "name"))]             # a name the NER missed
         # "Russia’s Vladimir Putin" for "Where did Trump host Vladimir Putin?": it qualifies what the
         # question names, it does not answer it
-        # "…, Mr Godsiff said" names who spoke, not an answer to what was said (``speaker_only``)
         candidates = [c for c in candidates if not c.features["owner_of_question"]
-                      and not speaker_only(c.doc, c.start, c.end, question)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         if not candidates:
             return []
@@ -410,7 +407,6 @@ class Pipeline:
             candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.doc_id not in foreign
                           for a, b, lab in self._entities(e.text, labels)
                           if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
-                          and not speaker_only(self._parse(e.text), a, b, question)
                           and not (numeric and _restates_number(e.text[a:b], question))
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage

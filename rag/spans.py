@@ -271,31 +271,6 @@ def owner_of_question(c: Candidate, sentence: str, question: str, q_words: set[s
     return span is not None and span.root.dep_ == "poss" and span.root.head.lower_ in q_words
 
 
-# verbs that report speech: the subject of "said" is who spoke, not what was said
-_SPEECH_VERBS = {"say", "tell", "add", "state", "announce", "declare", "claim", "insist", "argue", "warn", "explain",
-                 "write", "note", "comment", "reply", "ask", "describe", "call", "suggest", "admit", "confirm", "report"}
-
-
-def speaker_only(doc, start: int, end: int, question: str) -> bool:
-    """True when the span ``doc[start:end]`` only reports who spoke: "Mr Godsiff" of "…, Mr Godsiff said" for
-    "What were the names of the released prisoners?". The speaker answers a question about speaking ("Who
-    announced the exchange?"), and one named by what the question asks about ("Kremlin spokesman Dmitry
-    Peskov said" for "Who is the Kremlin spokesman?"); any other question asks about what was said."""
-    if doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
-        return False
-    span = doc.char_span(start, end, alignment_mode="expand")
-    if span is None or not len(span):
-        return False
-    root = span.root
-    speech = {stem(v) for v in _SPEECH_VERBS}
-    if root.dep_ != "nsubj" or lemma_stem(root.head.text.lower()) not in speech:
-        return False
-    q_stems = question_stems(question)
-    if any(stem(t.text) in q_stems or lemma_stem(t.text) in q_stems for t in root.subtree):
-        return False
-    return not any(lemma_stem(w.lower()) in speech for w in words(question))
-
-
 _ROLES = {"nsubj": "subject", "nsubjpass": "subject", "csubj": "subject", "agent": "subject",
           "dobj": "object", "attr": "object", "oprd": "object", "dative": "object", "pobj": "pobj",
           "appos": "appos", "compound": "modifier", "amod": "modifier", "poss": "modifier", "nmod": "modifier"}
