@@ -273,6 +273,7 @@ class Pipeline:
         # "Russia’s Vladimir Putin" for "Where did Trump host Vladimir Putin?": it qualifies what the
         # question names, it does not answer it
         candidates = [c for c in candidates if not c.features["owner_of_question"]
+                      and not _place_for_person(c.doc, c.start, c.end, c.label, question)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         if not candidates:
             return []
@@ -407,6 +408,7 @@ class Pipeline:
             candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.doc_id not in foreign
                           for a, b, lab in self._entities(e.text, labels)
                           if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
+                          and not _place_for_person(self._parse(e.text), a, b, lab, question)
                           and not (numeric and _restates_number(e.text[a:b], question))
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
@@ -429,7 +431,7 @@ class Pipeline:
             if not typed_ok:
                 i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels, noun)
                 if claims:
-                    notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))}; "
+                    notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))} that answers the question; "
                                  f"took {top[i].text[a:b]!r} instead")
                 claims = [Claim(top[i].text[a:b], i, "span")]
         if claims and all(c.kind != "span" for c in claims) and \
@@ -542,6 +544,21 @@ def is_yes_no(question: str) -> bool:
     repaid?". Not "Did Zelenskyy say what Russia must be ready for?" nor "Is the focus high or low?", whose
     answers are spans."""
     return bool(_YES_NO.match(question.strip())) and not _WH_WORD.search(question) and not re.search(r"\bor\b", question)
+
+
+_WHO = re.compile(r"^\W*(?:who|whom)\b|\bwho\s+(?:is|was|were|are|did|said|led|won)\b", re.I)
+_PLACE_PREPS = {"in", "at", "near", "into", "inside", "across", "throughout", "around", "outside", "within"}
+
+
+def _place_for_person(doc, start: int, end: int, label: str | None, question: str) -> bool:
+    """True for a place named as where something happened, offered to a "who" question: "in Abu Dhabi" of
+    "The head of Ukraine’s delegation, Rustem Umerov, called the talks in Abu Dhabi meaningful" does not say
+    who heads it. A place that acts still answers ("France beat Italy" for "Who won?")."""
+    if label not in ("GPE", "LOC", "FAC") or not _WHO.search(question) or doc is None \
+            or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return span is not None and len(span) > 0 and span.root.dep_ == "pobj" and span.root.head.lower_ in _PLACE_PREPS
 
 
 def _restates_number(span: str, question: str) -> bool:

@@ -568,3 +568,24 @@ def test_yes_no_questions_are_told_from_wh_questions(question, yes_no):
     from rag.answer import is_yes_no
 
     assert is_yes_no(question) is yes_no
+
+
+@pytest.mark.parametrize("question, sentence, span, label, excluded", [
+    # where something happened does not say who did it
+    ("Who heads Ukraine's delegation?", "The head of Ukraine’s delegation, national security chief Rustem Umerov, "
+     "called the talks in Abu Dhabi meaningful.", "Abu Dhabi", "GPE", True),
+    ("Who did Trump host?", "Trump hosted Putin at Elmendorf in Alaska.", "Alaska", "GPE", True),
+    # a place that acts answers "who"
+    ("Who won the match?", "France beat Italy in Paris.", "France", "GPE", False),
+    # a person is never a place, whatever the parse ("the third richest man in America Larry Ellison")
+    ("Who is the richest man?", "Alumni include the third richest man in America Larry Ellison.",
+     "Larry Ellison", "PERSON", False),
+    # and the rule is for "who" only
+    ("Where were the talks held?", "The talks were held in Abu Dhabi.", "Abu Dhabi", "GPE", False),
+])
+def test_a_place_where_something_happened_does_not_answer_who(question, sentence, span, label, excluded):
+    from rag.answer import _place_for_person
+    from rag.text import load_parser
+
+    start = sentence.index(span)
+    assert _place_for_person(load_parser()(sentence), start, start + len(span), label, question) is excluded
