@@ -431,8 +431,8 @@ class Pipeline:
             if not typed_ok:
                 i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels, noun)
                 if claims:
-                    notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))} that answers the question; "
-                                 f"took {top[i].text[a:b]!r} instead")
+                    notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))} that answers "
+                                 f"the question; took {top[i].text[a:b]!r} instead")
                 claims = [Claim(top[i].text[a:b], i, "span")]
         if claims and all(c.kind != "span" for c in claims) and \
                 not any(_close_to_question(evidence[c.evidence]) for c in claims):
@@ -591,7 +591,8 @@ _BARE_YEAR = re.compile(r"(?:in\s+)?\d{4}")
 # "12 months", "about three years", "the past two decades": a length of time with nothing that places it
 # ("in 12 months", "two years ago", "three days later" do)
 _BARE_DURATION = re.compile(
-    r"(?:(?:about|around|some|nearly|almost|over|under|more than|less than|at least|up to|the(?: last| past| next| first)?)\s+)?"
+    r"(?:(?:about|around|some|nearly|almost|over|under|more than|less than|at least|up to|"
+    r"the(?: last| past| next| first)?)\s+)?"
     r"(?:[\d,.]+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
     r"hundred|several|many|few|a few)[\s-]+(?:full\s+)?"
     r"(?:seconds?|minutes?|hours?|days?|weeks?|fortnights?|months?|years?|decades?|century|centuries)", re.I)
