@@ -596,7 +596,8 @@ _BARE_DURATION = re.compile(
     r"(?:[\d,.]+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
     r"hundred|several|many|few|a few)[\s-]+(?:full\s+)?"
     r"(?:seconds?|minutes?|hours?|days?|weeks?|fortnights?|months?|years?|decades?|century|centuries)", re.I)
-_WHEN_QUESTION = re.compile(r"^\W*when\b|\bwhen\s+(?:is|was|were|are|did|does|do|will|would|had|has|have|can|could)\b", re.I)
+_WHEN_QUESTION = re.compile(r"^\W*when\b|\bwhen\s+(?:is|was|were|are|did|does|do|will|would|had|has|have|can|could)\b",
+                            re.I)
 
 
 def measures(span: str, question: str) -> bool:
