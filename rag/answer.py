@@ -408,13 +408,17 @@ class Pipeline:
             candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.doc_id not in foreign
                           for a, b, lab in self._entities(e.text, labels)
                           if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
-                          and not _place_for_person(self._parse(e.text), a, b, lab, question)
                           and not (numeric and _restates_number(e.text[a:b], question))
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2)))]
+            # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
+            # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
+            # Umerov") is the span ranker's to find
+            answers = [c for c in candidates if not _place_for_person(self._parse(top[c[0]].text), c[1], c[2], c[3],
+                                                                      question)] or candidates
             typed_ok = claims and claims[0].kind == "span" and (any(
-                i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in candidates)
+                i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in answers)
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that
                 # says something the question does not is kept
                 or (labels[0] in SOFT_TYPES and not _repeats_question(claims[0].text, question)))
@@ -429,7 +433,7 @@ class Pipeline:
                 yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [f"no passage counts {' or '.join(sorted(counted))!r}"])
                 return
             if not typed_ok:
-                i, a, b, _ = _rank_candidates(candidates, top, question, draft, labels, noun)
+                i, a, b, _ = _rank_candidates(answers, top, question, draft, labels, noun)
                 if claims:
                     notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))} that answers "
                                  f"the question; took {top[i].text[a:b]!r} instead")
