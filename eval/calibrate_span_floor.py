@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
 from rag.gold import read_gold, sample_gold  # noqa: E402
-from rag.spans import WEIGHTS  # noqa: E402
+from rag.spans import SCORER_WEIGHTS, WEIGHTS  # noqa: E402
 from report_subset import training_ids  # noqa: E402
 
 FLOORS = np.round(np.arange(-4.0, 2.01, 0.25), 2)
@@ -184,12 +184,19 @@ def main(argv=None) -> int:
     ap.add_argument("--news-index", type=Path, action="append", default=[],
                     help="an index the news dev sets are asked of (repeatable): seed + BBC, the seed alone")
     ap.add_argument("--recollect", action="store_true", help="ask the questions again, do not reuse the rows")
-    ap.add_argument("--write", action="store_true", help=f"store the chosen floor in {WEIGHTS.name}")
+    ap.add_argument("--write", action="store_true", help=f"store the chosen floor in the ranker's weights "
+                    f"({WEIGHTS.name}, or {SCORER_WEIGHTS.name} when RAG_SCORER_PATH sets an answer scorer)")
     args = ap.parse_args(argv)
+
+    from rag.settings import Settings, resolve_scorer_path
+
+    # the weights the pipeline ranks with: those of the answer scorer's likelihoods when one is set
+    weights_path = SCORER_WEIGHTS if resolve_scorer_path(Settings().scorer_path) else WEIGHTS
+    print(f"fitting the floor of {weights_path.name}", file=sys.stderr)
 
     from xquad_split import split_corpus
 
-    weights = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    weights = json.loads(weights_path.read_text(encoding="utf-8"))
     fit_ids, held_ids = pools(args.gold, weights["trained_on"])
     rows_path = args.split_dir / "floor_rows.json"
     if args.recollect or not rows_path.exists():
@@ -219,8 +226,8 @@ def main(argv=None) -> int:
         weights["abstain_fitted_on"] = {"split_seed": 0, "questions": len(fit),
                                         "answerable": sum(r["answerable"] for r in fit),
                                         "news_questions": len(news), "min_right_kept": MIN_RIGHT_KEPT}
-        WEIGHTS.write_text(json.dumps(weights, indent=1) + "\n", encoding="utf-8")
-        print(f"written to {WEIGHTS}")
+        weights_path.write_text(json.dumps(weights, indent=1) + "\n", encoding="utf-8")
+        print(f"written to {weights_path}")
     return 0
 
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.gold import read_gold, sample_gold  # noqa: E402
 from rag.metrics import best_f1, contains_answer  # noqa: E402
-from rag.spans import CHEAP_FEATURES, LLM_FEATURES, LP_FLOOR, WEIGHTS, Candidate, SpanRanker  # noqa: E402
+from rag.spans import CHEAP_FEATURES, LLM_FEATURES, LP_FLOOR, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker  # noqa: E402
 
 
 def collect(pipe, items, progress=True):
@@ -91,6 +91,23 @@ def refresh_evidence_features(rows, embedder=None, nlp=None, progress=True):
             clause, verb = o.features.get("is_clause", 0.0), o.features.get("is_verb", 0.0)
             o.features["action_for_do"] = float(action and bool(clause or verb))
             o.features["clause_for_why"] = float(why and bool(clause))
+
+
+def rescore(rows, scorer, progress=True):
+    """Replace every candidate's LLM features with the answer scorer's (``rag.llm.LikelihoodScorer``), computed as
+    the pipeline computes them: the candidate's question and its two best sentences (in evidence order)."""
+    from tqdm import tqdm
+
+    from rag.answer import clean_question
+    from rag.spans import llm_features
+
+    for q, _, cands in tqdm(rows, desc="answer scorer", disable=not progress):
+        sentences = [text for _, text in sorted({(c[1]["ev_rank"], c[2]) for c in cands})]
+        scores = scorer.score(sentences, clean_question(q), [c[0] for c in cands])
+        if scores is None:
+            raise SystemExit(f"the answer scorer {scorer.name} failed; see the warning above")
+        for c, (lp_sum, lp_end, n_tokens) in zip(cands, scores):
+            c[1].update(llm_features(lp_sum, lp_end, n_tokens))
 
 
 def matrix(rows, names):
@@ -171,10 +188,23 @@ def main(argv=None) -> int:
     ap.add_argument("--heldout-limit", type=int, default=300)
     ap.add_argument("--heldout-seed", type=int, default=1)
     ap.add_argument("--prefilter", type=int, default=8, help="candidates the LLM scores per question")
-    ap.add_argument("--out", type=Path, default=WEIGHTS)
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"weights file (default: {WEIGHTS.name}, or {SCORER_WEIGHTS.name} with an answer scorer)")
+    ap.add_argument("--scorer-path", default=None,
+                    help="answer scorer GGUF, or 'bundled' (default: RAG_SCORER_PATH; 'none' = the LLM scores)")
+    ap.add_argument("--rescore", action="store_true",
+                    help="with --rows: recompute the LLM features with the answer scorer instead of collecting again")
     ap.add_argument("--rows", type=Path, default=None, help="reuse (or save) the collected features here")
     args = ap.parse_args(argv)
 
+    from rag.llm import make_scorer
+    from rag.settings import Settings
+
+    base_settings = Settings() if args.scorer_path is None else Settings(scorer_path=args.scorer_path)
+    scorer = make_scorer(base_settings)
+    args.out = args.out or (SCORER_WEIGHTS if scorer is not None else WEIGHTS)
+    if args.rescore and (scorer is None or not (args.rows and args.rows.exists())):
+        raise SystemExit("--rescore needs collected --rows and an answer scorer (--scorer-path or RAG_SCORER_PATH)")
     items = read_gold(args.gold)
     heldout = {g.id for g in sample_gold(items, args.heldout_limit, args.heldout_seed)}
     pool = [g for g in items if g.answerable and g.id not in heldout]
@@ -187,16 +217,15 @@ def main(argv=None) -> int:
     else:
         from rag.answer import Pipeline
         from rag.evaluate import cache_dir_for
-        from rag.settings import Settings
 
-        settings = Settings(span_llm_candidates=64)
+        settings = base_settings.model_copy(update={"span_llm_candidates": 64})
         index = args.index or cache_dir_for(args.corpus.resolve())
         if not (index / "CURRENT").exists():
             from rag.embedding import make_embedder
             from rag.indexing import build_index
 
             build_index(settings, make_embedder(settings), args.corpus, index, progress=True)
-        pipe = Pipeline.from_settings(settings, index)
+        pipe = Pipeline.from_settings(settings, index)  # with the answer scorer, if one is set
         pipe.ranker = SpanRanker.neutral()
         pipe.warm_up()
         t0 = time.perf_counter()
@@ -207,6 +236,8 @@ def main(argv=None) -> int:
             args.rows.write_text(json.dumps(rows))
 
     refresh_evidence_features(rows)
+    if args.rescore:
+        rescore(rows, scorer)
     doc_of = {g.question: g.doc for g in items}
     cv = cross_validate(rows, args.prefilter, [doc_of.get(q, q) for q, _, _ in rows])
     mean = lambda xs, k: statistics.mean(x[k] for x in xs)  # noqa: E731
@@ -218,6 +249,8 @@ def main(argv=None) -> int:
     print(f"  best candidate kept by the top-{args.prefilter} shortlist: {statistics.mean(cv['shortlist_recall']):.3f}")
 
     weights = train_weights(rows, args.prefilter)
+    if scorer is not None:
+        weights["scorer"] = scorer.name
     weights["trained_on"] = {"gold": args.gold.name, "questions": len(rows), "drawn": args.train, "seed": args.seed,
                              "heldout": f"--limit {args.heldout_limit} --seed {args.heldout_seed}",
                              "candidates": sum(len(c) for _, _, c in rows)}

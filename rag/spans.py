@@ -40,6 +40,8 @@ from rag.text import DATE_LIKE, STOPWORDS, lemma_stem, numbers_in, plain_words, 
 log = logging.getLogger(__name__)
 
 WEIGHTS = Path(__file__).with_name("span_ranker.json")
+# the same ranker trained on an answer scorer's likelihoods (rag.llm.LikelihoodScorer, RAG_SCORER_PATH)
+SCORER_WEIGHTS = Path(__file__).with_name("span_ranker_scorer.json")
 # a number standing on its own, with a sign and a short unit ("-25C", "5km", "40%"), not the tail of a
 # name or a range ("COVID-19", "A320", "2020-2021")
 NUMBER = re.compile(r"(?<![\w.,\-−])[-−]?\d+(?:[.,]\d+)*(?:[A-Za-z%]{1,3})?(?!\w)")

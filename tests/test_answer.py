@@ -589,3 +589,20 @@ def test_a_place_where_something_happened_does_not_answer_who(question, sentence
 
     start = sentence.index(span)
     assert _place_for_person(load_parser()(sentence), start, start + len(span), label, question) is excluded
+
+
+def test_the_answer_scorer_is_off_by_default_and_a_path_is_taken_as_given(tmp_path, monkeypatch):
+    from rag.llm import LLMUnavailable, LikelihoodScorer, make_scorer
+    from rag.settings import Settings, resolve_scorer_path
+
+    assert Settings().scorer_path == "none" and make_scorer(Settings()) is None
+    assert resolve_scorer_path("") is None and resolve_scorer_path(" None ") is None
+    assert resolve_scorer_path("/models/other.gguf") == "/models/other.gguf"
+    monkeypatch.setenv("RAG_SCORER_PATH", str(tmp_path / "missing.gguf"))
+    scorer = make_scorer(Settings())
+    assert isinstance(scorer, LikelihoodScorer)
+    with pytest.raises(LLMUnavailable, match="missing.gguf.*RAG_SCORER_PATH"):
+        scorer.load()
+    (tmp_path / "junk.gguf").write_bytes(b"not a model")
+    with pytest.raises(LLMUnavailable, match="junk.gguf"):
+        LikelihoodScorer(str(tmp_path / "junk.gguf")).load()

@@ -73,6 +73,8 @@ def test_index_search_ask_end_to_end(tmp_path):
 
     r = rag("ask", "How many prisoners were swapped?", "--index", idx, env={"RAG_LLM_PATH": str(tmp_path / "no.gguf")})
     assert r.returncode == 1 and "no.gguf" in r.stderr and "RAG_LLM_PATH" in r.stderr
+    r = rag("ask", "How many prisoners were swapped?", "--index", idx, env={"RAG_SCORER_PATH": str(tmp_path / "sc.gguf")})
+    assert r.returncode == 1 and "sc.gguf" in r.stderr and "RAG_SCORER_PATH" in r.stderr
 
 
 def test_sources_quote_a_sentence_once():

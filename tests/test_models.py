@@ -162,3 +162,57 @@ def test_a_scoring_error_keeps_the_models_own_verified_words(pipe, monkeypatch):
         assert ans.spans == [] and not ans.abstained and "314" in ans.answer
     finally:
         pipe.generator._score_failures = 0
+
+
+@pytest.fixture(scope="module")
+def real_scorer():
+    """The optional answer scorer as users turn it on: RAG_SCORER_PATH=bundled (Gemma 3 270M, assembled once)."""
+    from rag.llm import make_scorer
+    from rag.settings import Settings
+
+    scorer = make_scorer(Settings(scorer_path="bundled"))
+    scorer.load()
+    return scorer
+
+
+def test_the_answer_scorer_prefers_the_span_that_answers(real_scorer):
+    sentences = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday.",
+                 "Talks were held in Abu Dhabi."]
+    options = ["314", "Thursday", "Abu Dhabi", "Steve Witkoff"]
+    for question, answer in [("How many prisoners were swapped?", "314"), ("Where were the talks held?", "Abu Dhabi"),
+                             ("Who announced the swap?", "Steve Witkoff")]:
+        scores = real_scorer.score(sentences, question, options)
+        assert scores == real_scorer.score(sentences, question, options)  # deterministic, no state between calls
+        for lp_sum, lp_end, n in scores:
+            assert lp_sum < 0 and lp_end <= 0 and n >= 1
+        best = max(zip(options, scores), key=lambda t: t[1][0] + t[1][1])[0]
+        assert best == answer, (question, scores)
+
+
+@pytest.fixture(scope="module")
+def scored_pipe(seed_index_real, store, real_embedder, real_generator, real_scorer):
+    return Pipeline(seed_index_real, store, real_embedder, real_generator, scorer=real_scorer)
+
+
+def test_with_the_answer_scorer_the_seed_is_answered_and_france_is_not(scored_pipe):
+    from rag.spans import SCORER_WEIGHTS
+
+    assert scored_pipe.span_ranker() is not None and SCORER_WEIGHTS.is_file()
+    ans = scored_pipe.ask("How many prisoners did Ukraine and Russia swap?")
+    assert not ans.abstained and "314" in ans.answer
+    assert any("agreed to swap 314 prisoners" in c.quote for c in ans.citations)
+    assert ans.spans and all(s.features.get("lp_sum", 0.0) < 0 for s in ans.spans)  # the scorer's likelihoods
+    assert scored_pipe.ask("What is the capital of France?").abstained
+
+
+def test_a_failing_answer_scorer_ranks_by_the_evidence(scored_pipe, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("decode failed")
+
+    monkeypatch.setattr(scored_pipe.scorer.load(), "eval", broken)
+    try:
+        ans = scored_pipe.ask("How many prisoners did Ukraine and Russia swap?")
+        assert not ans.abstained and "314" in ans.answer
+        assert ans.spans and all("lp_sum" not in s.features for s in ans.spans)
+    finally:
+        scored_pipe.scorer._failures = 0
