@@ -33,7 +33,9 @@ from rag.citations import (
 )
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
-from rag.spans import SCORER_WEIGHTS, WEIGHTS, SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates
+from rag.spans import (
+    SCORER_WEIGHTS, WEIGHTS, SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates,
+)
 from rag.text import (
     STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
     token_f1, words,

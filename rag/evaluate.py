@@ -247,7 +247,8 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
         html.parent.mkdir(parents=True, exist_ok=True)
         meta = (f"gold {gold} · corpus {corpus_dir} · index {index_dir} · {len(items)} questions"
                 + (f" (sample of --limit {limit}, --seed {seed})" if limit else "")
-                + f" · LLM {Path(settings.llm_path).name if not settings.llm_url else settings.llm_url}")
+                + f" · LLM {Path(settings.llm_path).name if not settings.llm_url else settings.llm_url}"
+                + (f" · answer scorer {settings.scorer_path}" if settings.scorer_path.lower() != "none" else ""))
         html.write_text(render_html(runs, f"newsrag evaluation: {gold.name}", meta, gold_sets), encoding="utf-8")
         console.print(f"wrote {html}", markup=False)
     return 0
