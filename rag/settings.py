@@ -135,10 +135,11 @@ class Settings(BaseSettings):
     verify: bool = Field(True, description="Verify citations and numbers against the passages (off only for ablations).")
     span_ranker: bool = Field(
         True, description="Choose the answer span among the best sentences' entities and noun phrases with the learned "
-                          "ranker (evidence + LLM likelihood) instead of taking the model's free text."
+                          "ranker (evidence + the answer scorer's likelihood) instead of taking the model's free text."
     )
     span_llm_candidates: int = Field(
-        8, ge=0, le=64, description="Candidate spans the LLM scores per question (0 = keep the model's own words)."
+        8, ge=0, le=64, description="Candidate spans the answer scorer (or the LLM) rates per question "
+                      "(0 = keep the model's own words)."
     )
     min_span_confidence: float | None = Field(
         None, description="Abstain when the best answer span's confidence (its ranker score + a weight × the share of "
