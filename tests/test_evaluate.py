@@ -270,7 +270,7 @@ def test_shipped_gold_sets_are_valid():
 
 @pytest.fixture
 def fake_models(monkeypatch, hash_embedder):
-    """run_cli with the hash embedder and a queued-reply LLM instead of MiniLM and SmolLM2."""
+    """run_cli with the hash embedder and a queued-reply LLM instead of MiniLM, SmolLM2 and the answer scorer."""
     import rag.embedding
     import rag.llm
     from rag.llm import FakeGenerator
@@ -278,6 +278,7 @@ def fake_models(monkeypatch, hash_embedder):
     gen = FakeGenerator(["314 prisoners [1]", "not in the articles", "€90 billion [1]"])
     monkeypatch.setattr(rag.embedding, "make_embedder", lambda s: hash_embedder)
     monkeypatch.setattr(rag.llm, "make_generator", lambda s: gen)
+    monkeypatch.setattr(rag.llm, "make_scorer", lambda s: None)  # the queued replies rank nothing
     return gen
 
 
