@@ -107,12 +107,13 @@ def ask_all(index_dir: Path, items) -> list[dict]:
 
     pipe = Pipeline.from_settings(_settings(), index_dir)
     pipe.warm_up()
+    ranker = pipe.span_ranker()
     rows = []
     for g in tqdm(items, desc=f"questions ({index_dir.name})", unit="q"):
         a = pipe.ask(g.question)
         rows.append({"id": g.id, "answerable": g.answerable, "abstained": a.abstained,
                      "f1": best_f1(strip_markers(a.answer), g.answers) if g.answerable and not a.abstained else 0.0,
-                     "score": a.spans[0].score if a.spans and not a.abstained else None,
+                     "score": ranker.answer_score(a.spans[0]) if a.spans and not a.abstained else None,
                      "coverage": a.spans[0].features.get("ev_coverage", 0.0) if a.spans and not a.abstained else None})
     return rows
 

@@ -17,8 +17,13 @@ What it does:
    ``--rows`` keeps what was collected (each candidate's features, sentence and offsets); a later run
    reuses it and recomputes the evidence features that need no LLM (``answered_cos``) with today's code.
 3. Labels a candidate positive when its token F1 against the gold answers is the question's best and at
-   least 0.5, and fits two logistic regressions (scikit-learn): ``cheap`` on the evidence features alone
-   (it shortlists what the LLM scores) and ``full`` with the LLM's likelihood features added.
+   least 0.5, and fits two linear rankers: ``cheap`` on the evidence features alone (it shortlists what
+   the LLM scores) and ``full`` with the LLM's likelihood features added. Each is a softmax over a
+   question's candidates (``--objective listwise``, the default: it learns the choice the ranker makes);
+   a logistic regression of "this candidate is the answer" (scikit-learn) on the full features is kept as
+   ``confidence``, whose scores mean the same across questions, for the abstention floor.
+   (``--objective pointwise`` fits the two stages that way instead, as the weights before
+   the fifteenth session were.)
 4. Prints 5-fold cross-validated F1 / contains of the span each stage would choose, and the share of
    questions whose best candidate survives the shortlist, then writes the weights.
 
@@ -123,16 +128,48 @@ def matrix(rows, names):
     return X, Y
 
 
+def _clean(X):
+    return np.maximum(np.nan_to_num(X, nan=LP_FLOOR, neginf=LP_FLOOR), LP_FLOOR)  # as rag.spans.llm_features
+
+
 def fit(X, Y, C=1.0):
+    """Pointwise: a logistic regression of "this candidate is the answer", over all candidates at once. Its
+    score means the same across questions, which is what the abstention floor needs."""
     from sklearn.linear_model import LogisticRegression
 
-    Xa, ya = np.vstack(X), np.concatenate(Y)
-    Xa = np.maximum(np.nan_to_num(Xa, nan=LP_FLOOR, neginf=LP_FLOOR), LP_FLOOR)  # as rag.spans.llm_features
+    Xa, ya = _clean(np.vstack(X)), np.concatenate(Y)
     mean = Xa.mean(axis=0)
     scale = Xa.std(axis=0) + 1e-6
     model = LogisticRegression(C=C, max_iter=5000).fit((Xa - mean) / scale, ya)
     return {"mean": mean.tolist(), "scale": scale.tolist(), "coef": model.coef_[0].tolist(),
             "intercept": float(model.intercept_[0])}
+
+
+def fit_listwise(X, Y, C=1.0):
+    """Listwise: a softmax over each question's candidates (a conditional logit), fitted to put the
+    probability on its right ones, with the same L2 penalty as ``fit``. It learns what the ranker does,
+    choosing one span among a question's candidates; a feature that is the same for all of them (how
+    well the passage matches) only shifts them together, so its scores do not say how sure it is."""
+    from scipy.optimize import minimize
+
+    Xa = _clean(np.vstack(X))
+    mean = Xa.mean(axis=0)
+    scale = Xa.std(axis=0) + 1e-6
+    groups = [((_clean(x) - mean) / scale, np.asarray(y, dtype=float) / np.sum(y)) for x, y in zip(X, Y) if np.sum(y)]
+
+    def loss(w):
+        value, grad = 0.5 * w @ w / C, w / C
+        for x, target in groups:
+            z = x @ w
+            z -= z.max()
+            p = np.exp(z)
+            p /= p.sum()
+            value -= target @ np.log(np.maximum(p, 1e-300))
+            grad += x.T @ (p - target)
+        return value, grad
+
+    w = minimize(loss, np.zeros(Xa.shape[1]), jac=True, method="L-BFGS-B").x
+    return {"mean": mean.tolist(), "scale": scale.tolist(), "coef": w.tolist(), "intercept": 0.0}
 
 
 def stage(names, w):
@@ -152,7 +189,7 @@ def choose(ranker, stage_name, feats_list, limit=None):
     return max(cands, key=lambda c: c.score).text
 
 
-def cross_validate(rows, prefilter, groups, folds=5):
+def cross_validate(rows, prefilter, groups, folds=5, objective="listwise"):
     """Folds by article (``groups``): no test question shares a paragraph with a training one."""
     order = {g: k for k, g in enumerate(sorted(set(groups)))}
     fold_of = [order[g] % folds for g in groups]
@@ -160,7 +197,7 @@ def cross_validate(rows, prefilter, groups, folds=5):
     for f in range(folds):
         train = [r for r, k in zip(rows, fold_of) if k != f]
         test = [r for r, k in zip(rows, fold_of) if k == f]
-        ranker = SpanRanker(train_weights(train, prefilter))
+        ranker = SpanRanker(train_weights(train, prefilter, objective))
         for q, gold, cands in test:
             out["cheap"].append(_scores(choose(ranker, "cheap", cands), gold))
             out["full"].append(_scores(choose(ranker, "full", cands, prefilter), gold))
@@ -175,11 +212,17 @@ def _scores(text, gold):
     return best_f1(text, gold), float(contains_answer(text, gold))
 
 
-def train_weights(rows, prefilter):
+def train_weights(rows, prefilter, objective="listwise"):
+    """The two ranking stages; with the listwise objective, the pointwise model of the full features too, as
+    the ``confidence`` stage that the abstention floor reads."""
     full_names = CHEAP_FEATURES + LLM_FEATURES
     Xc, Y = matrix(rows, CHEAP_FEATURES)
     Xf, _ = matrix(rows, full_names)
-    return {"prefilter": prefilter, "cheap": stage(CHEAP_FEATURES, fit(Xc, Y)), "full": stage(full_names, fit(Xf, Y))}
+    if objective == "pointwise":
+        return {"prefilter": prefilter, "cheap": stage(CHEAP_FEATURES, fit(Xc, Y)),
+                "full": stage(full_names, fit(Xf, Y))}
+    return {"prefilter": prefilter, "objective": objective, "cheap": stage(CHEAP_FEATURES, fit_listwise(Xc, Y)),
+            "full": stage(full_names, fit_listwise(Xf, Y)), "confidence": stage(full_names, fit(Xf, Y))}
 
 
 def main(argv=None) -> int:
@@ -199,6 +242,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rescore", action="store_true",
                     help="with --rows: recompute the LLM features with the answer scorer instead of collecting again")
     ap.add_argument("--rows", type=Path, default=None, help="reuse (or save) the collected features here")
+    ap.add_argument("--objective", choices=("listwise", "pointwise"), default="listwise",
+                    help="how the ranking stages are fitted (pointwise: as up to the fourteenth session)")
+    ap.add_argument("--compare", action="store_true", help="print the other objective's cross-validation too")
     args = ap.parse_args(argv)
 
     from rag.llm import make_scorer
@@ -243,7 +289,8 @@ def main(argv=None) -> int:
     if args.rescore:
         rescore(rows, scorer)
     doc_of = {g.question: g.doc for g in items}
-    cv = cross_validate(rows, args.prefilter, [doc_of.get(q, q) for q, _, _ in rows])
+    groups = [doc_of.get(q, q) for q, _, _ in rows]
+    cv = cross_validate(rows, args.prefilter, groups, objective=args.objective)
     mean = lambda xs, k: statistics.mean(x[k] for x in xs)  # noqa: E731
     oracle = [max(_scores(c[0], g) for c in cands) for _, g, cands in rows]
     print(f"5-fold CV by article over {len(rows)} answered training questions (F1 / contains of the chosen span):")
@@ -251,8 +298,14 @@ def main(argv=None) -> int:
     print(f"  + LLM likelihood (full)   {mean(cv['full'], 0):.3f} / {mean(cv['full'], 1):.3f}")
     print(f"  best candidate (ceiling)  {mean(oracle, 0):.3f} / {mean(oracle, 1):.3f}")
     print(f"  best candidate kept by the top-{args.prefilter} shortlist: {statistics.mean(cv['shortlist_recall']):.3f}")
+    if args.compare:
+        other = "pointwise" if args.objective == "listwise" else "listwise"
+        cv2 = cross_validate(rows, args.prefilter, groups, objective=other)
+        print(f"  {other}: cheap {mean(cv2['cheap'], 0):.3f} / {mean(cv2['cheap'], 1):.3f}, "
+              f"full {mean(cv2['full'], 0):.3f} / {mean(cv2['full'], 1):.3f}, "
+              f"shortlist {statistics.mean(cv2['shortlist_recall']):.3f}")
 
-    weights = train_weights(rows, args.prefilter)
+    weights = train_weights(rows, args.prefilter, args.objective)
     if scorer is not None:
         weights["scorer"] = scorer.name
     weights["trained_on"] = {"gold": args.gold.name, "questions": len(rows), "drawn": args.train, "seed": args.seed,

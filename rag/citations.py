@@ -383,8 +383,9 @@ def counted_noun(question: str, question_doc=None) -> str | None:
         m = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)", question, re.I)
         noun = m.group(1).lower() if m else None
     # "how many times" counts events, said as "twice" or "three times"; "how much money" is said in a
-    # currency ("$1m"): no noun to look for
-    return noun if noun and noun not in STOPWORDS | {"times", "money"} else None
+    # currency ("$1m"), "how much time" in a clock's or a calendar's units ("17 seconds", "3:08"): no noun
+    # to look for
+    return noun if noun and noun not in STOPWORDS | {"times", "money", "time"} else None
 
 
 def counts_noun(sentence: str, start: int, end: int, noun: str | None, after: int = 3) -> bool:

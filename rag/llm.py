@@ -183,14 +183,24 @@ class LlamaCppGenerator:
         return continuation_scores(llm, tokens, continuations, self._end_ids)
 
 
+def log_softmax(logits_ptr, rows: int, vocab: int, dtype: str = "float64"):
+    """The log-softmax of ``rows`` rows of logits that llama.cpp holds at ``logits_ptr``. ``dtype`` is its
+    precision: float32 halves the cost over a large vocabulary (Gemma's 262,144 tokens)."""
+    import numpy as np
+
+    logits = np.ctypeslib.as_array(logits_ptr, shape=(rows * vocab,)).reshape(rows, vocab).astype(dtype)
+    logits -= logits.max(axis=1, keepdims=True)
+    logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return logits
+
+
 def continuation_scores(llm, tokens: list[int], continuations: Sequence[str], end_ids: Sequence[int],
                         dtype: str = "float64"):
     """For each continuation of the prompt ``tokens`` (which llama.cpp's KV cache holds): (log-probability of
     its tokens, log-probability that the answer ends right after it, its number of tokens).
 
     Each continuation is one small decode from the cached prompt; afterwards the cache holds the prompt again.
-    It relies on the pinned llama-cpp-python's context and batch objects. ``dtype`` is the precision of the
-    softmax: float32 halves its cost over a large vocabulary (Gemma's 262,144 tokens)."""
+    It relies on the pinned llama-cpp-python's context and batch objects."""
     import numpy as np
 
     base, vocab = len(tokens) - 1, llm.n_vocab()
@@ -205,10 +215,7 @@ def continuation_scores(llm, tokens: list[int], continuations: Sequence[str], en
             llm._ctx.kv_cache_seq_rm(-1, base, -1)
             llm._batch.set_batch(batch=batch, n_past=base, logits_all=True)
             llm._ctx.decode(llm._batch)
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch) * vocab,))
-            logits = logits.reshape(len(batch), vocab).astype(dtype, copy=False)
-            top = logits.max(axis=1, keepdims=True)
-            logp = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+            logp = log_softmax(llm._ctx.get_logits(), len(batch), vocab, dtype)
             lp_sum = float(sum(logp[i, t] for i, t in enumerate(cont)))
             lp_end = float(np.logaddexp.reduce(logp[len(cont), list(end_ids)]))
             out.append((lp_sum, lp_end, len(cont)))
@@ -239,12 +246,15 @@ class LikelihoodScorer:
     model writes the draft either way. Its own lock: scoring does not wait for another question's draft.
     """
 
-    def __init__(self, model_path: str, n_ctx: int = 1024, n_threads: int | None = None):
+    def __init__(self, model_path: str, n_ctx: int = 1024, n_threads: int | None = None, n_seq: int = 16):
         self.model_path = model_path
         self.name = Path(model_path).name
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 2
+        self.n_seq = n_seq  # the prompt, and up to n_seq - 1 candidates decoded side by side
         self._llm = None
+        self._ctx = None
+        self._batch = None
         self._end_ids: list[int] = []
         self._failures = 0
         self.lock = threading.Lock()
@@ -269,6 +279,19 @@ class LikelihoodScorer:
             # the answer ends after the span: a newline, a full stop or the end of the text
             self._end_ids = sorted({llm.tokenize(t.encode(), add_bos=False, special=True)[0] for t in ("\n", ".")}
                                    | {llm.token_eos()})
+            # The candidates are scored side by side, one sequence each on the prompt's shared KV cache: a
+            # context of its own with several sequences (Llama makes one of one; its own is freed).
+            from llama_cpp import _internals
+
+            params = llm.context_params
+            params.n_seq_max, params.kv_unified = self.n_seq, True
+            try:
+                self._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+                self._batch = _internals.LlamaBatch(n_tokens=params.n_batch, embd=0, n_seq_max=1, verbose=False)
+            except Exception as e:  # noqa: BLE001
+                raise LLMUnavailable(f"cannot make a context for answer scorer {path} ({e}); "
+                                     "set RAG_SCORER_PATH to 'none'") from e
+            llm._ctx.close()
             self._llm = llm
         return self._llm
 
@@ -283,15 +306,62 @@ class LikelihoodScorer:
             try:
                 tokens = llm.tokenize(scorer_prompt(sentences, question).encode("utf-8"), add_bos=True, special=False)
                 tokens = tokens[-(self.n_ctx - 80):]  # room for the longest continuation
-                llm.reset()
-                llm._ctx.kv_cache_clear()
-                llm.eval(tokens)
-                return continuation_scores(llm, tokens, [" " + c for c in continuations], self._end_ids, "float32")
+                conts = [llm.tokenize((" " + c).encode("utf-8"), add_bos=False, special=False) for c in continuations]
+                return self._scores(tokens, conts)
             except Exception as e:  # noqa: BLE001 - a failed scoring costs this answer the LLM's features only
                 self._failures += 1
                 log.warning("answer scoring failed (%s); ranking by the evidence alone for this answer", e)
                 return None
 
+
+    def _scores(self, tokens: list[int], conts: list[list[int]]) -> list[tuple[float, float, int]]:
+        """Decode the prompt once (sequence 0), then the candidates side by side, each its own sequence
+        sharing the prompt's cache: a candidate's first token is scored by the prompt's last logits, each
+        next token by the logits of the one before it, and the end of the answer by its last token's."""
+        import numpy as np
+
+        ctx, b, vocab = self._ctx, self._batch, self._llm.n_vocab()
+        n_batch = b._n_tokens
+        ctx.kv_cache_clear()
+        for start in range(0, len(tokens), n_batch):  # the prompt, in batches; logits of its last token only
+            b.set_batch(batch=tokens[start:start + n_batch], n_past=start, logits_all=False)
+            ctx.decode(b)
+        first = log_softmax(ctx.get_logits_ith(-1), 1, vocab, "float32")[0]
+        out: list[tuple[float, float, int] | None] = [None] * len(conts)
+        todo = []
+        for i, cont in enumerate(conts):
+            if not cont or len(cont) > 64:
+                out[i] = (float("-inf"), float("-inf"), len(cont))
+            else:
+                todo.append(i)
+        room = min(n_batch, self.n_ctx - len(tokens))  # the cache's cells left for candidate tokens
+        while todo:
+            group, used = [], 0
+            while todo and len(group) < self.n_seq - 1 and used + len(conts[todo[0]]) <= room:
+                used += len(conts[todo[0]])
+                group.append(todo.pop(0))
+            b.reset()
+            for s, i in enumerate(group, 1):
+                ctx.kv_cache_seq_cp(0, s, 0, len(tokens))
+                for j, t in enumerate(conts[i]):
+                    k = b.batch.n_tokens
+                    b.batch.token[k], b.batch.pos[k], b.batch.n_seq_id[k] = t, len(tokens) + j, 1
+                    b.batch.seq_id[k][0], b.batch.logits[k] = s, True
+                    b.batch.n_tokens += 1
+            try:
+                ctx.decode(b)
+                logp = log_softmax(ctx.get_logits(), used, vocab, "float32")
+            finally:
+                for s in range(1, len(group) + 1):
+                    ctx.kv_cache_seq_rm(s, -1, -1)
+            row = 0
+            for i in group:
+                cont = conts[i]
+                lp = first[cont[0]] + sum(logp[row + j - 1, cont[j]] for j in range(1, len(cont)))
+                lp_end = np.logaddexp.reduce(logp[row + len(cont) - 1, self._end_ids])
+                out[i] = (float(lp), float(lp_end), len(cont))
+                row += len(cont)
+        return out
 
 class OpenAIHTTPGenerator:
     """Streams chat completions from ``{url}/chat/completions`` (server-sent events)."""

@@ -460,7 +460,7 @@ class SpanRanker:
 
     def __init__(self, weights: dict):
         self.prefilter = int(weights.get("prefilter", 8))
-        self.stages = {name: weights[name] for name in ("cheap", "full") if name in weights}
+        self.stages = {name: weights[name] for name in ("cheap", "full", "confidence") if name in weights}
         # under this confidence no candidate looks like an answer (eval/calibrate_span_floor.py)
         self.floor: float | None = weights.get("abstain_below")
         self.floor_coverage_weight: float = weights.get("abstain_coverage_weight", 0.0)
@@ -485,10 +485,16 @@ class SpanRanker:
             z += coef * (x - mean) / scale
         return z
 
+    def answer_score(self, candidate: Candidate) -> float:
+        """How much the ranked ``candidate`` looks like an answer, on a scale shared by all questions: the
+        ``confidence`` stage's score (a pointwise model: a listwise ranker's scores only order one question's
+        candidates), or the score it was ranked by."""
+        return self._score("confidence", candidate.features) if "confidence" in self.stages else candidate.score
+
     def confidence(self, candidate: Candidate) -> float:
-        """How much the ranked ``candidate`` looks like an answer: its full-stage score plus the weighted share
-        of the question's words around its sentence (a span of a sentence about something else scores low)."""
-        return candidate.score + self.floor_coverage_weight * candidate.features.get("ev_coverage", 0.0)
+        """``answer_score`` plus the weighted share of the question's words around the candidate's sentence (a
+        span of a sentence about something else scores low): what the abstention floor is compared with."""
+        return self.answer_score(candidate) + self.floor_coverage_weight * candidate.features.get("ev_coverage", 0.0)
 
     def shortlist(self, candidates: list[Candidate], limit: int | None = None) -> list[Candidate]:
         """The candidates worth asking the LLM about, best first by the cheap stage."""

@@ -393,7 +393,8 @@ def test_the_counted_noun_is_the_one_many_qualifies_when_the_question_is_parsed(
                     ("How many free kicks did the referee award?", "kicks"),
                     ("How many people died in the flood?", "people"),
                     ("How much will the new bridge cost?", None),   # "cost" is the verb, not a thing counted
-                    ("How much prize money did the winner take home?", None)]:  # money is said in a currency
+                    ("How much prize money did the winner take home?", None),  # money is said in a currency
+                    ("How much time was left when the winner scored?", None)]:  # time in seconds, days...
         assert counted_noun(q, nlp(q)) == noun, q
     assert counted_noun("How many free kicks did the referee award?") == "free"  # unparsed: the next word
 

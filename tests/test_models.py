@@ -190,6 +190,23 @@ def test_the_answer_scorer_prefers_the_span_that_answers(real_scorer):
         assert best == answer, (question, scores)
 
 
+def test_the_answer_scorer_scores_candidates_side_by_side_in_groups(real_scorer):
+    from rag.llm import LikelihoodScorer
+
+    sentences = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday."]
+    options = ["314", "Thursday", "Steve Witkoff", "the two sides", "prisoners", "word " * 80, "314"]
+    small = LikelihoodScorer(real_scorer.model_path, n_seq=3)  # two candidates a batch: four batches
+    grouped = small.score(sentences, "How many prisoners were swapped?", options)
+    together = real_scorer.score(sentences, "How many prisoners were swapped?", options)
+    assert grouped[5][0] == together[5][0] == float("-inf")  # too long to be an answer: not decoded
+    for (a, b, n), (c, d, m) in zip(grouped[:5] + grouped[6:], together[:5] + together[6:]):
+        # each candidate's numbers stay its own, however the batches fall (llama.cpp's arithmetic differs
+        # a little with a batch's size)
+        assert n == m and a == pytest.approx(c, abs=0.3) and b == pytest.approx(d, abs=0.3)
+    assert grouped[0] == pytest.approx(grouped[6], abs=0.3)  # the same span, first and last batch
+    assert max(range(5), key=lambda i: grouped[i][0] + grouped[i][1]) == 0
+
+
 @pytest.fixture(scope="module")
 def scored_pipe(seed_index_real, store, real_embedder, real_generator, real_scorer):
     return Pipeline(seed_index_real, store, real_embedder, real_generator, scorer=real_scorer)
@@ -210,7 +227,8 @@ def test_a_failing_answer_scorer_ranks_by_the_evidence(scored_pipe, monkeypatch)
     def broken(*args):
         raise RuntimeError("decode failed")
 
-    monkeypatch.setattr(scored_pipe.scorer.load(), "eval", broken)
+    scored_pipe.scorer.load()
+    monkeypatch.setattr(scored_pipe.scorer._ctx, "decode", broken)
     try:
         ans = scored_pipe.ask("How many prisoners did Ukraine and Russia swap?")
         assert not ans.abstained and "314" in ans.answer

@@ -8,8 +8,8 @@ import pytest
 from rag.answer import ABSTAIN_TEXT
 from rag.indexing import build_index
 from rag.llm import FakeGenerator
-from rag.spans import (CHEAP_FEATURES, LLM_FEATURES, WEIGHTS, Candidate, SpanRanker, candidate_features,
-                       span_candidates)
+from rag.spans import (CHEAP_FEATURES, LLM_FEATURES, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker,
+                       candidate_features, span_candidates)
 from rag.store import IndexStore, expected_manifest
 
 
@@ -261,15 +261,59 @@ def test_an_impossible_likelihood_does_not_break_the_ranking():
     assert all(math.isfinite(c.score) for c in ranked)
 
 
-def test_shipped_weights_cover_every_feature():
-    w = json.loads(WEIGHTS.read_text())
+@pytest.mark.parametrize("path", [WEIGHTS, SCORER_WEIGHTS], ids=["llm", "scorer"])
+def test_shipped_weights_cover_every_feature(path):
+    w = json.loads(path.read_text())
     assert w["cheap"]["features"] == list(CHEAP_FEATURES)
     assert w["full"]["features"] == list(CHEAP_FEATURES + LLM_FEATURES)
-    for name in ("cheap", "full"):
+    stages = ("cheap", "full", "confidence") if w.get("objective") == "listwise" else ("cheap", "full")
+    for name in stages:
         n = len(w[name]["features"])
         assert len(w[name]["coef"]) == len(w[name]["mean"]) == len(w[name]["scale"]) == n
         assert all(s > 0 for s in w[name]["scale"])
     assert w["trained_on"]["questions"] >= 100
+    assert w["abstain_below"] < 0  # a floor fitted for these very weights (the trainer writes none)
+
+
+def test_the_floor_reads_the_confidence_stage_when_there_is_one():
+    # a listwise stage orders one question's candidates; how sure it is comes from the pointwise stage
+    both = {"cheap": stage(["draft_f1"], [1.0]), "full": stage(["draft_f1"], [5.0]),
+            "confidence": stage(["draft_f1"], [1.0], intercept=-2.0), "abstain_coverage_weight": 0.5}
+    ranker = SpanRanker(both)
+    top = ranker.rank([cand("a", draft_f1=1.0, ev_coverage=1.0), cand("b", draft_f1=0.0)], with_llm=True)[0]
+    assert top.text == "a" and top.score == pytest.approx(5.0)
+    assert ranker.answer_score(top) == pytest.approx(-1.0)
+    assert ranker.confidence(top) == pytest.approx(-0.5)
+    del both["confidence"]
+    assert SpanRanker(both).confidence(top) == pytest.approx(5.5)  # pointwise weights: the ranking score
+
+
+def test_the_listwise_fit_learns_the_choice_within_each_question():
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    from train_span_ranker import fit, fit_listwise
+
+    rng = np.random.default_rng(0)
+    X, Y = [], []
+    for _ in range(200):
+        # feature 0 tells the answer from the other candidates; feature 1 is one value per question (how
+        # good the passage is) and says whether the question has an answer at all
+        n = 5
+        level = rng.normal()
+        x = np.column_stack([rng.normal(size=n), np.full(n, level)])
+        y = np.zeros(n, dtype=int)
+        if level > 0:
+            y[int(np.argmax(x[:, 0]))] = 1
+        X.append(x)
+        Y.append(y)
+    lw, pw = fit_listwise(X, Y), fit(X, Y)
+    assert lw["coef"][0] > 1.0 and lw["intercept"] == 0.0
+    assert abs(lw["coef"][1]) < 0.5 * lw["coef"][0]  # the same for all candidates: nothing to learn for a ranking
+    assert pw["coef"][1] > 1.0  # the pointwise model does learn it: it is what the abstention floor needs
 
 
 @pytest.fixture
