@@ -286,7 +286,8 @@ class LikelihoodScorer:
             params = llm.context_params
             params.n_seq_max, params.kv_unified = self.n_seq, True
             try:
-                self._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+                with suppress_stdout_stderr(disable=False):  # the same note again
+                    self._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
                 self._batch = _internals.LlamaBatch(n_tokens=params.n_batch, embd=0, n_seq_max=1, verbose=False)
             except Exception as e:  # noqa: BLE001
                 raise LLMUnavailable(f"cannot make a context for answer scorer {path} ({e}); "
