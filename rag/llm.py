@@ -314,7 +314,6 @@ class LikelihoodScorer:
                 log.warning("answer scoring failed (%s); ranking by the evidence alone for this answer", e)
                 return None
 
-
     def _scores(self, tokens: list[int], conts: list[list[int]]) -> list[tuple[float, float, int]]:
         """Decode the prompt once (sequence 0), then the candidates side by side, each its own sequence
         sharing the prompt's cache: a candidate's first token is scored by the prompt's last logits, each
@@ -335,7 +334,9 @@ class LikelihoodScorer:
                 out[i] = (float("-inf"), float("-inf"), len(cont))
             else:
                 todo.append(i)
-        room = min(n_batch, self.n_ctx - len(tokens))  # the cache's cells left for candidate tokens
+        # the cache's cells left for candidate tokens: at least 80 (``score`` cut the prompt), so the longest
+        # candidate, 64 tokens, always fits a group
+        room = min(n_batch, self.n_ctx - len(tokens))
         while todo:
             group, used = [], 0
             while todo and len(group) < self.n_seq - 1 and used + len(conts[todo[0]]) <= room:
@@ -363,6 +364,7 @@ class LikelihoodScorer:
                 out[i] = (float(lp), float(lp_end), len(cont))
                 row += len(cont)
         return out
+
 
 class OpenAIHTTPGenerator:
     """Streams chat completions from ``{url}/chat/completions`` (server-sent events)."""
