@@ -488,8 +488,12 @@ class SpanRanker:
     def answer_score(self, candidate: Candidate) -> float:
         """How much the ranked ``candidate`` looks like an answer, on a scale shared by all questions: the
         ``confidence`` stage's score (a pointwise model: a listwise ranker's scores only order one question's
-        candidates), or the score it was ranked by."""
-        return self._score("confidence", candidate.features) if "confidence" in self.stages else candidate.score
+        candidates), or the score it was ranked by. A candidate the scorer could not rate has no likelihood
+        features: they count at their mean, not as certain (log-probability 0)."""
+        if "confidence" not in self.stages:
+            return candidate.score
+        w = self.stages["confidence"]
+        return self._score("confidence", {n: candidate.features.get(n, m) for n, m in zip(w["features"], w["mean"])})
 
     def confidence(self, candidate: Candidate) -> float:
         """``answer_score`` plus the weighted share of the question's words around the candidate's sentence (a

@@ -286,6 +286,11 @@ def test_the_floor_reads_the_confidence_stage_when_there_is_one():
     assert ranker.confidence(top) == pytest.approx(-0.5)
     del both["confidence"]
     assert SpanRanker(both).confidence(top) == pytest.approx(5.5)  # pointwise weights: the ranking score
+    # ranked without the scorer's likelihoods (it failed): they count at their mean, not as log-probability 0
+    lp = {"cheap": stage([], []), "full": stage([], []),
+          "confidence": {**stage(["lp_total"], [1.0]), "mean": [-6.0]}}
+    assert SpanRanker(lp).answer_score(cand("a")) == pytest.approx(0.0)
+    assert SpanRanker(lp).answer_score(cand("a", lp_total=-2.0)) == pytest.approx(4.0)
 
 
 def test_the_listwise_fit_learns_the_choice_within_each_question():
