@@ -246,6 +246,10 @@ class LikelihoodScorer:
     model writes the draft either way. Its own lock: scoring does not wait for another question's draft.
     """
 
+    # candidate tokens decoded in one batch, at most: llama.cpp keeps an output buffer for the largest batch's
+    # logits (a megabyte a token over Gemma's vocabulary), reserved at load so memory does not grow later
+    GROUP_TOKENS = 128
+
     def __init__(self, model_path: str, n_ctx: int = 1024, n_threads: int | None = None, n_seq: int = 16):
         self.model_path = model_path
         self.name = Path(model_path).name
@@ -294,6 +298,10 @@ class LikelihoodScorer:
                                      "set RAG_SCORER_PATH to 'none'") from e
             llm._ctx.close()
             self._llm = llm
+            # reserve the output buffer for the largest group now: decode one with logits, then clear it
+            self._batch.set_batch(batch=[llm.token_bos()] * self.GROUP_TOKENS, n_past=0, logits_all=True)
+            self._ctx.decode(self._batch)
+            self._ctx.kv_cache_clear()
         return self._llm
 
     def score(self, sentences: Sequence[str], question: str,
@@ -336,7 +344,7 @@ class LikelihoodScorer:
                 todo.append(i)
         # the cache's cells left for candidate tokens: at least 80 (``score`` cut the prompt), so the longest
         # candidate, 64 tokens, always fits a group
-        room = min(n_batch, self.n_ctx - len(tokens))
+        room = min(n_batch, self.n_ctx - len(tokens), self.GROUP_TOKENS)
         while todo:
             group, used = [], 0
             while todo and len(group) < self.n_seq - 1 and used + len(conts[todo[0]]) <= room:
