@@ -219,10 +219,43 @@ class Pipeline:
         if load:
             load()
         if self.scorer is not None:
-            self.scorer.load()
+            self.scorer.reserve()  # a server's memory should not grow under load
         self.nlp()
         names_missing({"warm up"}, "warm")  # loads wordfreq's word list
         question_stems("warmed up")  # loads simplemma's English lexicon
+
+    def preload(self) -> list[threading.Thread]:
+        """Start loading what an answer needs after its retrieval, in two threads, while the question is
+        embedded and searched: spaCy (the parser, the sentence splitter) in one, the LLM and the answer scorer
+        in the other (llama.cpp's loads are C that releases the GIL). A one-question process (``rag ask``)
+        then waits for them less. A failure is left for the answer itself to meet and report."""
+
+        def models():
+            for model in (self.generator, self.scorer):
+                lock, load = getattr(model, "lock", None), getattr(model, "load", None)
+                if lock is not None and load is not None:
+                    with lock:
+                        load()
+
+        def spacy():
+            from rag.chunking import split_sentences
+
+            self.nlp()
+            split_sentences("Warm up. Now.")
+
+        def quietly(work):
+            def run():
+                try:
+                    work()
+                except Exception as e:  # noqa: BLE001 - the answer loads it again and says what is wrong
+                    log.debug("preloading failed (%s); the answer will load it", e)
+            return run
+
+        # not daemons: the process never exits in the middle of a load
+        threads = [threading.Thread(target=quietly(w), name=f"newsrag-preload-{w.__name__}") for w in (spacy, models)]
+        for t in threads:
+            t.start()
+        return threads
 
     # -- spaCy for answer types -------------------------------------------------------
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable, Sequence
 
 from rag.documents import Document
@@ -58,15 +58,20 @@ class Chunk:
                    tuple((int(a), int(b)) for a, b in d["sentences"]))
 
 
-@lru_cache(maxsize=1)
-def _sentencizer():
-    from rag.text import import_spacy
+_SENTENCIZER: list = []  # spaCy's blank English pipeline with its rule-based sentencizer, made once
+_SENTENCIZER_LOCK = threading.Lock()
 
-    spacy = import_spacy()
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    nlp.max_length = 10**8
-    return nlp
+
+def _sentencizer():
+    with _SENTENCIZER_LOCK:  # a second thread asking while it is made waits for it
+        if not _SENTENCIZER:
+            from rag.text import import_spacy
+
+            nlp = import_spacy().blank("en")
+            nlp.add_pipe("sentencizer")
+            nlp.max_length = 10**8
+            _SENTENCIZER.append(nlp)
+        return _SENTENCIZER[0]
 
 
 def _strip(text: str, a: int, b: int) -> Span | None:

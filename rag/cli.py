@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -150,6 +151,7 @@ def ask(
     try:
         clean_question(question, s.max_question_chars)
         pipe = Pipeline.from_settings(s)
+        pipe.preload()  # spaCy and the LLMs load while the question is searched
         result = None
         stream = not as_json and not quiet and sys.stderr.isatty()
         for part in pipe.ask_stream(question):
@@ -163,6 +165,11 @@ def ask(
         _fail(str(e), 2)
     except (IndexError_, LLMUnavailable, RuntimeError) as e:
         _fail(str(e))
+    except KeyboardInterrupt:
+        # now, not after the loads preload() started: this process answers one question and writes nothing
+        typer.secho("interrupted", err=True)
+        sys.stdout.flush()
+        os._exit(130)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
     else:

@@ -247,7 +247,7 @@ class LikelihoodScorer:
     """
 
     # candidate tokens decoded in one batch, at most: llama.cpp keeps an output buffer for the largest batch's
-    # logits (a megabyte a token over Gemma's vocabulary), reserved at load so memory does not grow later
+    # logits (a megabyte a token over Gemma's vocabulary); a long-lived process reserves it (``reserve``)
     GROUP_TOKENS = 128
 
     def __init__(self, model_path: str, n_ctx: int = 1024, n_threads: int | None = None, n_seq: int = 16):
@@ -261,6 +261,7 @@ class LikelihoodScorer:
         self._batch = None
         self._end_ids: list[int] = []
         self._failures = 0
+        self._reserved = False
         self.lock = threading.Lock()
 
     def load(self):
@@ -298,11 +299,20 @@ class LikelihoodScorer:
                                      "set RAG_SCORER_PATH to 'none'") from e
             llm._ctx.close()
             self._llm = llm
-            # reserve the output buffer for the largest group now: decode one with logits, then clear it
-            self._batch.set_batch(batch=[llm.token_bos()] * self.GROUP_TOKENS, n_past=0, logits_all=True)
-            self._ctx.decode(self._batch)
-            self._ctx.kv_cache_clear()
         return self._llm
+
+    def reserve(self) -> None:
+        """Load, and grow llama.cpp's output buffer to the largest group's logits now (decode one, then clear
+        it), so that a server's memory does not grow later under load. It costs a second or so of a 2-core
+        CPU, which a one-question process (``rag ask``) does not spend: its buffer grows to what it needs."""
+        with self.lock:
+            self.load()
+            if not self._reserved:
+                self._ctx.kv_cache_clear()
+                self._batch.set_batch(batch=[self._llm.token_bos()] * self.GROUP_TOKENS, n_past=0, logits_all=True)
+                self._ctx.decode(self._batch)
+                self._ctx.kv_cache_clear()
+                self._reserved = True
 
     def score(self, sentences: Sequence[str], question: str,
               continuations: Sequence[str]) -> list[tuple[float, float, int]] | None:

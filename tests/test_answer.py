@@ -215,6 +215,33 @@ def test_stream_yields_tokens_then_the_answer(make_pipe):
     assert isinstance(parts[-1], Answer)
 
 
+def test_preload_loads_the_models_in_threads_and_leaves_failures_to_the_answer(make_pipe, caplog):
+    import threading
+
+    class Loading(FakeGenerator):
+        def __init__(self, *a, fail=False):
+            super().__init__(*a)
+            self.lock, self.loads, self.fail = threading.Lock(), [], fail
+
+        def load(self):
+            self.loads.append(threading.current_thread().name)
+            if self.fail:
+                raise RuntimeError("no such file")
+
+    pipe = make_pipe()
+    pipe.generator, pipe.scorer = Loading(["314 prisoners [1]"]), Loading(fail=True)
+    with caplog.at_level("DEBUG", logger="rag.answer"):
+        threads = pipe.preload()
+        for t in threads:
+            t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert pipe.generator.loads == pipe.scorer.loads[:1] == ["newsrag-preload-models"]
+    assert "no such file" in caplog.text  # swallowed there: the answer meets it itself
+    assert pipe._nlp is not None  # spaCy too, in the other thread
+    pipe.scorer = None
+    assert "314" in pipe.ask(Q314).answer
+
+
 @pytest.mark.parametrize("bad,message", [
     ("", "type a question"), ("   \n\t ", "type a question"), ("x" * 2001, "limit is 2,000"),
     ("?!?...", "no words"), ("\x00\x1b\x07", "type a question"),

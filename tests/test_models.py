@@ -205,6 +205,11 @@ def test_the_answer_scorer_scores_candidates_side_by_side_in_groups(real_scorer)
         assert n == m and a == pytest.approx(c, abs=0.3) and b == pytest.approx(d, abs=0.3)
     assert grouped[0] == pytest.approx(grouped[6], abs=0.3)  # the same span, first and last batch
     assert max(range(5), key=lambda i: grouped[i][0] + grouped[i][1]) == 0
+    assert not small._reserved  # a one-question process does not pay for the server's reservation
+    small.reserve()
+    small.reserve()  # once
+    assert small._reserved
+    assert small.score(sentences, "How many prisoners were swapped?", options) == grouped  # the same numbers
 
 
 @pytest.fixture(scope="module")
