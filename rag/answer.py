@@ -424,7 +424,7 @@ class Pipeline:
             return
 
         top = evidence[:3]
-        messages = build_messages(question, [f"{e.text}" for e in top], history)
+        messages = build_messages(question, [e.text for e in evidence[:s.draft_passages]], history)
         t_gen = time.perf_counter()
         parts: list[str] = []
         for delta in self.generator.stream(messages, s.llm_max_tokens):
@@ -437,7 +437,7 @@ class Pipeline:
         timings.setdefault("first_token", time.perf_counter() - t0)
 
         if not verify:
-            claims = _trusting_claims(draft, top)
+            claims = _trusting_claims(draft, evidence[:s.draft_passages])
             if not claims:
                 yield finish(ABSTAIN_TEXT, True, draft=draft)
             else:

@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     llm_ctx: int = Field(2048, ge=256, description="LLM context window in tokens.")
     llm_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all cores).")
     llm_max_tokens: int = Field(48, ge=1, description="Most tokens the LLM may write per answer.")
+    draft_passages: int = Field(3, ge=1, le=10, description="Best sentences the LLM reads to write its draft answer.")
     llm_temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding.")
     llm_seed: int = Field(0, description="Sampling seed.")
     scorer_path: str = Field(

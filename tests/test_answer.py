@@ -51,6 +51,17 @@ def test_short_answer_is_snapped_cited_and_quoted(make_pipe):
     assert set(ans.timings_s) == {"retrieve", "first_token", "generate", "total"}
 
 
+def test_the_draft_reads_as_many_passages_as_set(make_pipe):
+    import re
+
+    pipe = make_pipe("314 prisoners [1]")
+    for n in (1, 2, 3):
+        pipe.settings = pipe.settings.model_copy(update={"draft_passages": n})
+        assert "314" in pipe.ask(Q314).answer
+        prompt = pipe.generator.seen[-1][-1]["content"]
+        assert re.findall(r"^\[(\d+)\] ", prompt, re.M) == [str(i) for i in range(1, n + 1)]
+
+
 def test_invented_number_is_replaced_by_a_typed_span_from_the_passage(make_pipe):
     ans = make_pipe("500 prisoners").ask(Q314)
     assert "500" not in ans.answer
