@@ -240,3 +240,21 @@ def test_a_failing_answer_scorer_ranks_by_the_evidence(scored_pipe, monkeypatch)
         assert ans.spans and all("lp_sum" not in s.features for s in ans.spans)
     finally:
         scored_pipe.scorer._failures = 0
+
+
+def test_the_settings_ab_script_answers_each_question_under_both_values(seed_index_real, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location("settings_ab", root / "eval/settings_ab.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["draft_passages", "3", "2", "--n", "3", "--gold", str(root / "eval/seed_gold.jsonl"),
+                     "--index", str(seed_index_real.index)]) == 0
+    out = capsys.readouterr().out
+    assert "3 questions, each under both values of draft_passages" in out
+    assert "draft_passages=3: answer p50" in out and "draft_passages=2: answer p50" in out
+    assert "paired difference B - A: median" in out
+    with pytest.raises(SystemExit, match="no setting"):
+        mod.main(["no_such_setting", "1", "2", "--index", str(seed_index_real.index)])
