@@ -257,6 +257,13 @@ class Pipeline:
             t.start()
         return threads
 
+    def _is_fragment(self, best: Evidence) -> bool:
+        """A best sentence that states no fact of its own: a line without a verb (a caption, a fixture list,
+        "Stade de France, Paris"), unless it is a close paraphrase, or a line of one or two words ("France's",
+        cosine 0.61), which is no paraphrase either."""
+        doc = self._parse(best.text)
+        return _too_short(doc) or (best.cosine < PARAPHRASE_COSINE and not _states_something(doc))
+
     # -- spaCy for answer types -------------------------------------------------------
 
     def nlp(self):
@@ -395,17 +402,16 @@ class Pipeline:
         # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
         weak = (best.cosine + s.evidence_coverage_weight * best.coverage < s.min_evidence
                 or (missing_names and not history))
-        # a line without a verb (a caption, a fixture list, "Stade de France, Paris") states no fact of its own:
-        # unless it is a close paraphrase or holds every word of the question, it does not answer it
-        # and a line of one or two words ("France's", cosine 0.61) is no paraphrase either
-        best_doc = self._parse(best.text) if verify and not weak and best.coverage < 1.0 else None
-        fragment = best_doc is not None and (_too_short(best_doc) or (
-            best.cosine < PARAPHRASE_COSINE and not _states_something(best_doc)))
+        # a best sentence that states no fact of its own does not answer, unless it holds every word of the
+        # question (``_is_fragment``)
+        check_fragment = verify and not weak and best.coverage < 1.0
+        # spaCy still loading (the first question of a ``rag ask`` process, ``preload``): the draft is written
+        # while it loads and the same check runs after it; the answer is the same, only sooner
+        later = check_fragment and self._nlp is None and not is_yes_no(question)
+        fragment = check_fragment and not later and self._is_fragment(best)
         if verify and (weak or fragment):
             timings.update(first_token=0.0, generate=0.0)
-            yield finish(ABSTAIN_TEXT, True, notes=[f"weak evidence: cosine {best.cosine:.2f}, coverage "
-                                                    f"{best.coverage:.2f}, names not found {missing_names}"
-                                                    + (", the best sentence is a fragment (no verb, or under three words)" if fragment else "")])
+            yield finish(ABSTAIN_TEXT, True, notes=[_weak_note(best, missing_names, fragment)])
             return
 
         if verify and is_yes_no(question):
@@ -435,6 +441,9 @@ class Pipeline:
         draft = "".join(parts).strip()
         timings["generate"] = time.perf_counter() - t_gen
         timings.setdefault("first_token", time.perf_counter() - t0)
+        if later and self._is_fragment(best):
+            yield finish(ABSTAIN_TEXT, True, draft=draft, notes=[_weak_note(best, missing_names, True)])
+            return
 
         if not verify:
             claims = _trusting_claims(draft, evidence[:s.draft_passages])
@@ -590,6 +599,11 @@ def _close_to_question(e: Evidence) -> bool:
 _YES_NO = re.compile(r"(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should|shall|may|might)\b",
                      re.I)
 _WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
+
+
+def _weak_note(best: Evidence, missing_names, fragment: bool) -> str:
+    return (f"weak evidence: cosine {best.cosine:.2f}, coverage {best.coverage:.2f}, names not found {missing_names}"
+            + (", the best sentence is a fragment (no verb, or under three words)" if fragment else ""))
 
 
 def is_yes_no(question: str) -> bool:

@@ -478,9 +478,14 @@ def test_a_line_without_a_verb_does_not_answer(tmp_path, settings, hash_embedder
         "rugby.txt": "Rugby report\nStade de France, Paris\nThe home side beat Wales 24-18 on Saturday evening.\n"},
         min_evidence=0.37, min_coverage=0.3)
     pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"]))
+    assert pipe._nlp is None  # spaCy not loaded yet: the draft is written first, the same check follows it
     ans = pipe.ask("What is the capital of France?")
     assert ans.abstained and ans.answer == ABSTAIN_TEXT
     assert any("is a fragment" in n for n in ans.notes), ans.notes
+    assert ans.draft == "Paris [1]" and len(pipe.generator.seen) == 1
+    again = pipe.ask("What is the capital of France?")  # spaCy loaded: checked first, the LLM not asked
+    assert (again.answer, again.abstained, again.notes) == (ans.answer, ans.abstained, ans.notes)
+    assert again.draft == "" and len(pipe.generator.seen) == 1
     # a sentence that states it is evidence as before
     s, store = _indexed(tmp_path, settings, hash_embedder, {
         "rugby.txt": "Rugby report\nParis is the capital of France and hosts the final.\n"},
