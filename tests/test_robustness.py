@@ -424,6 +424,34 @@ def test_signal_during_rag_index_keeps_the_previous_index(sig, bbc_corpus, real_
     assert r.returncode == 0 and "up to date" in r.stdout, r.stderr
 
 
+@pytest.mark.model
+@pytest.mark.parametrize("after", [1.5, 3.0])
+def test_ctrl_c_during_rag_ask_exits_cleanly_and_soon(after, seed_index_real, tmp_path):
+    """`rag ask` loads its models in threads while it searches (``Pipeline.preload``): Ctrl-C then ends it
+    with code 130 and no traceback, without waiting for a load to finish."""
+    log = tmp_path / "ask.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "rag", "ask", "How many prisoners were swapped?", "--index",
+                                 str(seed_index_real.index)], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                                stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_ctrl_c_as_in_a_terminal)
+        try:
+            time.sleep(after)
+            if proc.poll() is not None:
+                pytest.skip("answered before the signal")
+            t = time.perf_counter()
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(timeout=60)
+            waited = time.perf_counter() - t
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    out = log.read_text(errors="replace")
+    assert rc == 130, out[-2000:]
+    assert_no_traceback(out)
+    assert waited < 5, waited
+
+
 # -- questions -----------------------------------------------------------------------------------------
 
 
