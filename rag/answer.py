@@ -213,16 +213,20 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Load every lazy model now (embedder, LLM, spaCy, wordfreq's list), so that the first question's
-        latency does not include loading them, and a bad LLM file fails here rather than on a question."""
+        latency does not include loading them, and a bad LLM file fails here rather than on a question.
+        The LLMs and spaCy load in ``preload``'s threads meanwhile."""
+        threads = self.preload()
         self.embedder.encode_queries(["warm up"])
+        names_missing({"warm up"}, "warm")  # loads wordfreq's word list
+        question_stems("warmed up")  # loads simplemma's English lexicon
+        for t in threads:
+            t.join()
         load = getattr(self.generator, "load", None)
         if load:
-            load()
+            load()  # loaded by now; or the error preload() left for us is raised here
         if self.scorer is not None:
             self.scorer.reserve()  # a server's memory should not grow under load
         self.nlp()
-        names_missing({"warm up"}, "warm")  # loads wordfreq's word list
-        question_stems("warmed up")  # loads simplemma's English lexicon
 
     def preload(self) -> list[threading.Thread]:
         """Start loading what an answer needs after its retrieval, in two threads, while the question is
