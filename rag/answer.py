@@ -164,6 +164,7 @@ class Pipeline:
         self.index_dir = Path(index_dir or settings.index)
         self._nlp = None
         self._nlp_lock = threading.Lock()
+        self._spacy_loading = threading.Event()  # set while preload() loads spaCy
         self._parsed: dict = {}  # sentence → spaCy doc, the most recent 256
         self._reload_lock = threading.Lock()
         self._failed_build: Path | None = None
@@ -234,29 +235,33 @@ class Pipeline:
         in the other (llama.cpp's loads are C that releases the GIL). A one-question process (``rag ask``)
         then waits for them less. A failure is left for the answer itself to meet and report."""
 
+        def quietly(work):
+            try:
+                work()
+            except Exception as e:  # noqa: BLE001 - the answer loads it again and says what is wrong
+                log.debug("preloading failed (%s); the answer will load it", e)
+
+        def load(model):
+            with model.lock:
+                model.load()
+
         def models():
-            for model in (self.generator, self.scorer):
-                lock, load = getattr(model, "lock", None), getattr(model, "load", None)
-                if lock is not None and load is not None:
-                    with lock:
-                        load()
+            for model in (self.generator, self.scorer):  # each on its own: a bad LLM file leaves the scorer's
+                if getattr(model, "lock", None) is not None and getattr(model, "load", None) is not None:
+                    quietly(lambda m=model: load(m))
 
         def spacy():
             from rag.chunking import split_sentences
 
-            self.nlp()
-            split_sentences("Warm up. Now.")
+            try:
+                quietly(self.nlp)
+                quietly(lambda: split_sentences("Warm up. Now."))
+            finally:
+                self._spacy_loading.clear()
 
-        def quietly(work):
-            def run():
-                try:
-                    work()
-                except Exception as e:  # noqa: BLE001 - the answer loads it again and says what is wrong
-                    log.debug("preloading failed (%s); the answer will load it", e)
-            return run
-
-        # not daemons: the process never exits in the middle of a load
-        threads = [threading.Thread(target=quietly(w), name=f"newsrag-preload-{w.__name__}") for w in (spacy, models)]
+        self._spacy_loading.set()
+        # not daemons: the process never exits in the middle of a load (rag ask exits at once when done)
+        threads = [threading.Thread(target=w, name=f"newsrag-preload-{w.__name__}") for w in (spacy, models)]
         for t in threads:
             t.start()
         return threads
@@ -409,9 +414,9 @@ class Pipeline:
         # a best sentence that states no fact of its own does not answer, unless it holds every word of the
         # question (``_is_fragment``)
         check_fragment = verify and not weak and best.coverage < 1.0
-        # spaCy still loading (the first question of a ``rag ask`` process, ``preload``): the draft is written
-        # while it loads and the same check runs after it; the answer is the same, only sooner
-        later = check_fragment and self._nlp is None and not is_yes_no(question)
+        # spaCy still loading in preload()'s thread (the first question of a ``rag ask`` process): the draft is
+        # written meanwhile and the same check runs after it; the answer is the same, only sooner
+        later = check_fragment and self._nlp is None and self._spacy_loading.is_set() and not is_yes_no(question)
         fragment = check_fragment and not later and self._is_fragment(best)
         if verify and (weak or fragment):
             timings.update(first_token=0.0, generate=0.0)
@@ -437,11 +442,18 @@ class Pipeline:
         messages = build_messages(question, [e.text for e in evidence[:s.draft_passages]], history)
         t_gen = time.perf_counter()
         parts: list[str] = []
-        for delta in self.generator.stream(messages, s.llm_max_tokens):
-            if not parts:
-                timings["first_token"] = time.perf_counter() - t0
-            parts.append(delta)
-            yield delta
+        try:
+            for delta in self.generator.stream(messages, s.llm_max_tokens):
+                if not parts:
+                    timings["first_token"] = time.perf_counter() - t0
+                parts.append(delta)
+                yield delta
+        except Exception:
+            if later and self._is_fragment(best):  # the check would have abstained without asking the LLM
+                timings.update(first_token=0.0, generate=0.0)
+                yield finish(ABSTAIN_TEXT, True, notes=[_weak_note(best, missing_names, True)])
+                return
+            raise
         draft = "".join(parts).strip()
         timings["generate"] = time.perf_counter() - t_gen
         timings.setdefault("first_token", time.perf_counter() - t0)

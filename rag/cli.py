@@ -7,11 +7,14 @@ line and exit non-zero (2 for a bad question), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+import threading
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -117,19 +120,19 @@ def search(
         typer.echo(f"    {h.chunk.text}\n")
 
 
-def print_answer(ans) -> None:
+def print_answer(ans, file=None) -> None:
     from rag.text import quoted
 
-    typer.echo(ans.answer)
+    typer.echo(ans.answer, file=file)
     if ans.abstained:
         if ans.passages:
-            typer.echo("\nClosest passages (they do not answer the question):")
+            typer.echo("\nClosest passages (they do not answer the question):", file=file)
             for h in ans.passages[:3]:
-                typer.echo(f"  - {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}…")
+                typer.echo(f"  - {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}…", file=file)
         return
-    typer.echo("\nSources:")
+    typer.echo("\nSources:", file=file)
     for c in ans.citations:
-        typer.echo(f"  [{c.n}] {c.title} ({c.doc_id})\n      {quoted(c.quote)}")
+        typer.echo(f"  [{c.n}] {c.title} ({c.doc_id})\n      {quoted(c.quote)}", file=file)
 
 
 @app.command()
@@ -143,6 +146,49 @@ def ask(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the model's draft.")] = False,
 ):
     """Answer a question from the index, citing and quoting the passages it relies on."""
+    # llama-cpp-python points the whole process's stdout and stderr (fds 1 and 2) at /dev/null while it loads
+    # a model, and preload() loads them in a thread while this one answers: this command writes through its
+    # own copies of the two, made first, and so do the rag loggers' warnings meanwhile
+    out, err = _own_stream(sys.stdout), _own_stream(sys.stderr)
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setLevel(logging.WARNING)
+    logging.getLogger("rag").addHandler(handler)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not a background job's SIG_IGN
+        # Ctrl-C ends this process at once. Raised as KeyboardInterrupt it could land in an import that the
+        # other thread waits for (and hang it) or inside a C extension's (which turns it into an ImportError)
+        signal.signal(signal.SIGINT, lambda signum, frame: _exit_interrupted(err))
+    try:
+        code = _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err)
+    except Exception as e:  # noqa: BLE001 - said here: stderr itself may be silenced by a load at this moment
+        traceback.print_exception(e, file=err)
+        code = 1
+    finally:
+        logging.getLogger("rag").removeHandler(handler)
+    for f in (out, err):
+        f.flush()
+    if any(t.name.startswith("newsrag-preload") and t.is_alive() for t in threading.enumerate()):
+        os._exit(code)  # everything is written; a load the answer no longer needs (an early abstention, an error)
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_interrupted(err):
+    with contextlib.suppress(Exception):
+        err.write("interrupted\n")
+        err.flush()
+    os._exit(130)
+
+
+def _own_stream(stream):
+    """A text stream over a duplicate of ``stream``'s file descriptor (``stream`` itself when it has none)."""
+    try:
+        return os.fdopen(os.dup(stream.fileno()), "w", encoding=stream.encoding or "utf-8", errors="replace")
+    except (AttributeError, OSError, ValueError):
+        return stream
+
+
+def _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err) -> int:
     from rag.answer import Answer, Pipeline, QuestionError, clean_question
     from rag.llm import LLMUnavailable
     from rag.store import IndexError_
@@ -158,22 +204,20 @@ def ask(
             if isinstance(part, Answer):
                 result = part
             elif stream:
-                typer.secho(part, nl=False, err=True, dim=True)
+                typer.secho(part, nl=False, file=err, dim=True)
         if stream:
-            typer.echo("", err=True)
+            typer.echo("", file=err)
     except QuestionError as e:
-        _fail(str(e), 2)
+        typer.secho(f"error: {e}", file=err, fg=typer.colors.RED)
+        return 2
     except (IndexError_, LLMUnavailable, RuntimeError) as e:
-        _fail(str(e))
-    except KeyboardInterrupt:
-        # now, not after the loads preload() started: this process answers one question and writes nothing
-        typer.secho("interrupted", err=True)
-        sys.stdout.flush()
-        os._exit(130)
+        typer.secho(f"error: {e}", file=err, fg=typer.colors.RED)
+        return 1
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), file=out)
     else:
-        print_answer(result)
+        print_answer(result, out)
+    return 0
 
 
 @app.command()

@@ -248,7 +248,8 @@ def test_preload_loads_the_models_in_threads_and_leaves_failures_to_the_answer(m
     assert not any(t.is_alive() for t in threads)
     assert pipe.generator.loads == pipe.scorer.loads[:1] == ["newsrag-preload-models"]
     assert "no such file" in caplog.text  # swallowed there: the answer meets it itself
-    assert pipe._nlp is not None  # spaCy too, in the other thread
+    assert pipe._nlp  # spaCy too, in the other thread
+    assert not pipe._spacy_loading.is_set()
     pipe.scorer = None
     assert "314" in pipe.ask(Q314).answer
 
@@ -478,14 +479,27 @@ def test_a_line_without_a_verb_does_not_answer(tmp_path, settings, hash_embedder
         "rugby.txt": "Rugby report\nStade de France, Paris\nThe home side beat Wales 24-18 on Saturday evening.\n"},
         min_evidence=0.37, min_coverage=0.3)
     pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"]))
-    assert pipe._nlp is None  # spaCy not loaded yet: the draft is written first, the same check follows it
     ans = pipe.ask("What is the capital of France?")
     assert ans.abstained and ans.answer == ABSTAIN_TEXT
     assert any("is a fragment" in n for n in ans.notes), ans.notes
-    assert ans.draft == "Paris [1]" and len(pipe.generator.seen) == 1
-    again = pipe.ask("What is the capital of France?")  # spaCy loaded: checked first, the LLM not asked
-    assert (again.answer, again.abstained, again.notes) == (ans.answer, ans.abstained, ans.notes)
-    assert again.draft == "" and len(pipe.generator.seen) == 1
+    assert ans.draft == "" and not pipe.generator.seen  # checked before the draft: the LLM is not asked
+    # while preload() is still loading spaCy, the draft is written first and the same check follows it
+    first = Pipeline(s, store, hash_embedder, FakeGenerator(["Paris [1]"]))
+    first._spacy_loading.set()
+    later = first.ask("What is the capital of France?")
+    assert (later.answer, later.abstained, later.notes) == (ans.answer, ans.abstained, ans.notes)
+    assert later.draft == "Paris [1]" and len(first.generator.seen) == 1
+
+    class Broken(FakeGenerator):
+        def stream(self, messages, max_tokens):
+            raise RuntimeError("the LLM server is down")
+            yield
+
+    # ... and an LLM that fails there changes nothing: the check abstains as it would have before it
+    broken = Pipeline(s, store, hash_embedder, Broken())
+    broken._spacy_loading.set()
+    failed = broken.ask("What is the capital of France?")
+    assert (failed.answer, failed.abstained, failed.notes) == (ans.answer, ans.abstained, ans.notes)
     # a sentence that states it is evidence as before
     s, store = _indexed(tmp_path, settings, hash_embedder, {
         "rugby.txt": "Rugby report\nParis is the capital of France and hosts the final.\n"},

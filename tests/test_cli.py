@@ -33,6 +33,23 @@ def test_missing_index_says_to_run_rag_index(tmp_path):
     assert r.returncode == 1 and "rag index" in r.stderr
 
 
+def test_rag_ask_writes_through_its_own_streams_while_a_model_load_silences_the_process():
+    """llama-cpp-python points fds 1 and 2 at /dev/null while it loads a model, for every thread; rag ask
+    loads its models in a thread while it answers, and writes through duplicates made before (``_own_stream``)."""
+    code = (
+        "import sys\n"
+        "from llama_cpp._utils import suppress_stdout_stderr\n"
+        "from rag.cli import _own_stream\n"
+        "out, err = _own_stream(sys.stdout), _own_stream(sys.stderr)\n"
+        "with suppress_stdout_stderr(disable=False):\n"
+        "    print('lost'); print('lost too', file=sys.stderr)\n"
+        "    out.write('answer\\n'); err.write('warning\\n'); out.flush(); err.flush()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "answer\n" and r.stderr == "warning\n"
+
+
 def test_missing_corpus_is_a_clear_error(tmp_path):
     r = rag("index", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"))
     assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
@@ -70,6 +87,12 @@ def test_index_search_ask_end_to_end(tmp_path):
     assert "314" in out["answer"] and not out["abstained"]
     assert set(out["citations"][0]) == {"n", "doc_id", "title", "chunk_id", "start", "end", "quote", "text"}
     assert "314 prisoners" in out["citations"][0]["quote"]
+
+    # answered before the models finish loading in rag ask's preload thread, whose llama.cpp loads silence the
+    # process's stdout and stderr while they run: the answer is still written, and the process does not wait
+    r = rag("ask", "What is the capital of France?", "--index", idx, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["abstained"]
 
     r = rag("ask", "How many prisoners were swapped?", "--index", idx, env={"RAG_LLM_PATH": str(tmp_path / "no.gguf")})
     assert r.returncode == 1 and "no.gguf" in r.stderr and "RAG_LLM_PATH" in r.stderr
