@@ -13,6 +13,7 @@ the real pipeline (hostile questions).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -379,6 +380,13 @@ def bbc_corpus(tmp_path_factory):
     return dst
 
 
+def _reap(proc):
+    """Kill a test's subprocess that is still running (a failed assertion or a timeout)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def _ctrl_c_as_in_a_terminal():
     # a test run started in the background (`cmd &`, nohup) ignores SIGINT and its children inherit that,
     # and Python then installs no KeyboardInterrupt handler; a user's terminal delivers Ctrl-C normally
@@ -405,9 +413,7 @@ def test_signal_during_rag_index_keeps_the_previous_index(sig, bbc_corpus, real_
             proc.send_signal(sig)
             rc = proc.wait(timeout=120)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _reap(proc)
     out = log.read_text(errors="replace")
     assert rc == 130, out[-2000:]
     assert "interrupted: nothing was written, the previous index" in out and str(index) in out
@@ -439,9 +445,10 @@ def test_ctrl_c_during_rag_ask_exits_cleanly_and_soon(seed_index_real, tmp_path)
             while proc.poll() is None and time.monotonic() < deadline:  # a GGUF file mapped: a load has begun
                 # (in rag ask itself: between fork and exec the child still has the maps of this test process,
                 # which may hold the session's models)
-                if (b"ask" in Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-                        and ".gguf" in Path(f"/proc/{proc.pid}/maps").read_text(errors="replace")):
-                    break
+                with contextlib.suppress(OSError):  # (it may end between the poll and the read)
+                    if (b"ask" in Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+                            and ".gguf" in Path(f"/proc/{proc.pid}/maps").read_text(errors="replace")):
+                        break
                 time.sleep(0.02)
             if proc.poll() is not None:
                 pytest.skip("answered before the signal")
@@ -450,9 +457,7 @@ def test_ctrl_c_during_rag_ask_exits_cleanly_and_soon(seed_index_real, tmp_path)
             rc = proc.wait(timeout=60)
             waited = time.perf_counter() - t
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _reap(proc)
     out = log.read_text(errors="replace")
     assert rc == 130, out[-2000:]
     assert "interrupted" in out  # written even while llama-cpp-python silences stderr for a model load
