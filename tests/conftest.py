@@ -59,10 +59,11 @@ def torch_embedder():
 
 @pytest.fixture(scope="session")
 def real_generator():
+    """The bundled SmolLM2 as users run it: from its 8-bit copy (``rag.llm.eight_bit_copy``)."""
     from rag.llm import LlamaCppGenerator
     from rag.settings import bundled_llm_path
 
-    gen = LlamaCppGenerator(bundled_llm_path(), n_ctx=2048, seed=0)
+    gen = LlamaCppGenerator(bundled_llm_path(), n_ctx=2048, seed=0, eight_bit=True)
     gen.load()
     return gen
 

