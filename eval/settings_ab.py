@@ -1,14 +1,15 @@
-"""Latency A/B of two values of one setting, answered by the same pipeline in one process.
+"""Latency A/B of two values of one setting, each question answered under both in one process.
 
 Each question is asked under both values, alternating which goes first, so that the hour's speed (this VM's
-varies by ~20%) and the caches weigh on both alike. Prints p50 of the answer's total time and its first token
+varies by ~20%) weighs on both alike. Prints p50 of the answer's total time and its first token
 under each value, and the paired median difference. The answers themselves are measured with ``rag eval``.
 
     .venv/bin/python eval/settings_ab.py draft_passages 3 2 [--n 60] [--index DIR]
     .venv/bin/python eval/settings_ab.py llm_eight_bit false true     # the LLM's Q4_1 file against its Q8_0 copy
 
-A setting that chooses a model (``llm_path``, ``llm_eight_bit``, ``scorer_path``, …) is compared between two
-pipelines, each with its own models; any other between two settings objects on one pipeline.
+Each value gets its own pipeline (models, caches), made from its settings: a setting read when the models are
+made (``llm_path``, ``llm_eight_bit``, ``llm_temperature``, ``scorer_path``, …) takes effect as surely as one
+read on each answer.
 
 The questions: XQuAD's, shuffled with a fixed seed; the index: ``rag eval``'s cached one of its corpus.
 """
@@ -25,11 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
-
-
-# settings read when the models are made (``Pipeline.from_settings``), not on each answer
-MODEL_SETTINGS = {"llm_path", "llm_url", "llm_model", "llm_eight_bit", "llm_ctx", "llm_threads", "llm_seed",
-                  "scorer_path", "embed_model", "embed_backend"}
 
 
 def main(argv=None) -> int:
@@ -61,19 +57,14 @@ def main(argv=None) -> int:
     questions = questions[:args.n]
 
     pipes = {v: Pipeline.from_settings(variants[v], index) for v in variants}
-    if args.setting not in MODEL_SETTINGS:
-        pipes[args.b] = pipes[args.a]  # the same models: only the settings object changes
-    for v, pipe in pipes.items():
-        pipe.settings = variants[v]
+    for pipe in pipes.values():
         pipe.warm_up()
         pipe.ask(questions[0])
     total = {v: [] for v in variants}
     first = {v: [] for v in variants}
     for i, q in enumerate(questions):
         for v in (args.a, args.b) if i % 2 == 0 else (args.b, args.a):
-            pipe = pipes[v]
-            pipe.settings = variants[v]
-            t = pipe.ask(q).timings_s
+            t = pipes[v].ask(q).timings_s
             total[v].append(t["total"])
             if t["first_token"] > 0:
                 first[v].append(t["first_token"])

