@@ -339,15 +339,30 @@ def continuation_scores(llm, tokens: list[int], continuations: Sequence[str], en
     return out
 
 
-SCORER_TEMPLATE = """{passages}
+# Three made-up examples of what is asked and how it is answered: the words of the passage, as few as answer
+# (a name, a number, a reason). A base model reads a question better when it has seen how one is answered.
+# Nothing here comes from an evaluation set. llama.cpp keeps them in the scorer's cache between questions.
+SCORER_EXAMPLES = """The new bridge over the river was opened by Mayor Anna Lind in March 2019, after three years of work.
+Question: Who opened the new bridge?
+Answer: Mayor Anna Lind
 
+The company said its profits rose by 12% to $4.5m last year, helped by strong sales in Asia.
+Question: By how much did the company's profits rise?
+Answer: 12%
+
+Farmers in the valley left the land because the river had dried up and the soil could no longer hold water.
+Question: Why did the farmers leave the valley?
+Answer: the river had dried up
+
+"""
+SCORER_TEMPLATE = """{passages}
 Question: {question}
 Answer:"""
 
 
 def scorer_prompt(sentences: Sequence[str], question: str) -> str:
-    """What the answer scorer reads: the best sentences, one per line, then the question (a plain completion
-    prompt: the scorer is a base model, not a chat model)."""
+    """What the answer scorer reads after its examples (``SCORER_EXAMPLES``): the best sentences, one per line,
+    then the question (a plain completion prompt: the scorer is a base model, not a chat model)."""
     return SCORER_TEMPLATE.format(passages="\n".join(s.strip() for s in sentences), question=question.strip())
 
 
@@ -375,6 +390,8 @@ class LikelihoodScorer:
         self._end_ids: list[int] = []
         self._failures = 0
         self._reserved = False
+        self._prefix: list[int] = []   # SCORER_EXAMPLES' tokens (after BOS)
+        self._cached = 0               # how many of them the cache holds, evaluated (0 or all)
         self.lock = threading.Lock()
 
     def load(self):
@@ -411,8 +428,24 @@ class LikelihoodScorer:
                 raise LLMUnavailable(f"cannot make a context for answer scorer {path} ({e}); "
                                      "set RAG_SCORER_PATH to 'none'") from e
             llm._ctx.close()
+            self._prefix = llm.tokenize(SCORER_EXAMPLES.encode("utf-8"), add_bos=True, special=False)
             self._llm = llm
+            try:  # the examples now, while the model loads in the background (``Pipeline.preload``)
+                self._cache_examples()
+            except Exception as e:  # noqa: BLE001 - the first score() tries again, and fails as it may
+                log.warning("answer scorer: could not evaluate its examples (%s)", e)
         return self._llm
+
+    def _cache_examples(self) -> None:
+        """Evaluate the examples alone into an empty cache (sequence 0, from position 0)."""
+        ctx, b = self._ctx, self._batch
+        ctx.kv_cache_clear()
+        self._cached = 0
+        n_batch = b._n_tokens
+        for start in range(0, len(self._prefix), n_batch):
+            b.set_batch(batch=self._prefix[start:start + n_batch], n_past=start, logits_all=False)
+            ctx.decode(b)
+        self._cached = len(self._prefix)
 
     def reserve(self) -> None:
         """Load, and grow llama.cpp's output buffer to the largest group's logits now (decode one, then clear
@@ -425,6 +458,7 @@ class LikelihoodScorer:
                 self._batch.set_batch(batch=[self._llm.token_bos()] * self.GROUP_TOKENS, n_past=0, logits_all=True)
                 self._ctx.decode(self._batch)
                 self._ctx.kv_cache_clear()
+                self._cached = 0
                 self._reserved = True
 
     def score(self, sentences: Sequence[str], question: str,
@@ -436,8 +470,8 @@ class LikelihoodScorer:
         with self.lock:
             llm = self.load()
             try:
-                tokens = llm.tokenize(scorer_prompt(sentences, question).encode("utf-8"), add_bos=True, special=False)
-                tokens = tokens[-(self.n_ctx - 80):]  # room for the longest continuation
+                tokens = llm.tokenize(scorer_prompt(sentences, question).encode("utf-8"), add_bos=False, special=False)
+                tokens = self._prefix + tokens[-(self.n_ctx - 80 - len(self._prefix)):]  # room for the longest continuation
                 conts = [llm.tokenize((" " + c).encode("utf-8"), add_bos=False, special=False) for c in continuations]
                 return self._scores(tokens, conts)
             except Exception as e:  # noqa: BLE001 - a failed scoring costs this answer the LLM's features only
@@ -453,8 +487,13 @@ class LikelihoodScorer:
 
         ctx, b, vocab = self._ctx, self._batch, self._llm.n_vocab()
         n_batch = b._n_tokens
-        ctx.kv_cache_clear()
-        for start in range(0, len(tokens), n_batch):  # the prompt, in batches; logits of its last token only
+        # the examples stay in the cache from the last question (evaluated on their own, the same every time);
+        # the rest of the prompt is evaluated after them
+        p = len(self._prefix)
+        if self._cached != p:
+            self._cache_examples()
+        ctx.kv_cache_seq_rm(-1, p, -1)  # the last question's prompt and candidates
+        for start in range(p, len(tokens), n_batch):  # the prompt, in batches; logits of its last token only
             b.set_batch(batch=tokens[start:start + n_batch], n_past=start, logits_all=False)
             ctx.decode(b)
         first = log_softmax(ctx.get_logits_ith(-1), 1, vocab, "float32")[0]

@@ -278,6 +278,19 @@ def test_the_answer_scorer_scores_candidates_side_by_side_in_groups(real_scorer)
     assert small.score(sentences, "How many prisoners were swapped?", options) == grouped  # the same numbers
 
 
+def test_the_answer_scorers_examples_stay_in_its_cache_and_change_no_score(real_scorer):
+    from rag.llm import LikelihoodScorer
+
+    sentences = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday."]
+    options = ["314", "Thursday", "Steve Witkoff"]
+    fresh = LikelihoodScorer(real_scorer.model_path)
+    cold = fresh.score(sentences, "How many prisoners were swapped?", options)  # the examples evaluated first
+    assert fresh._cached == len(fresh._prefix) > 50
+    real_scorer.score(["Talks were held in Abu Dhabi."], "Where were the talks held?", ["Abu Dhabi"])
+    warm = real_scorer.score(sentences, "How many prisoners were swapped?", options)  # after another question
+    assert warm == cold
+
+
 @pytest.fixture(scope="module")
 def scored_pipe(seed_index_real, store, real_embedder, real_generator, real_scorer):
     return Pipeline(seed_index_real, store, real_embedder, real_generator, scorer=real_scorer)
