@@ -536,7 +536,10 @@ class Pipeline:
             floor = s.min_span_confidence if s.min_span_confidence is not None else ranker.floor
             # (not for a follow-up: "Who brokered it?" holds few words of the sentence that answers it, the
             # floor was fitted on questions that stand alone, and the earlier turn already passed the gates)
-            if spans and floor is not None and not history and ranker.confidence(spans[0]) < floor:
+            # (nor when the scorer failed: the floor was fitted on its likelihoods, and without them the span is
+            # ranked by the evidence alone, which the gates above have already passed)
+            if (spans and floor is not None and not history and "lp_sum" in spans[0].features
+                    and ranker.confidence(spans[0]) < floor):
                 # the passages hold the question's words, but no span of them looks like its answer: a detail
                 # the story does not give ("How much was McCartney paid?" of a report that never says)
                 answer = finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
