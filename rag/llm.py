@@ -108,7 +108,7 @@ def eight_bit_copy(path: Path, n_threads: int | None = None) -> Path:
     ~13% slower. Q8_0 holds each of Q4_1's 16 levels per block to within 1/250 of the block's largest weight:
     the same weights, up to rounding. Log-probabilities move by up to ~0.3 (the two kernels also round the
     activations differently), and a greedy draft sometimes takes another word: over all 1,190 XQuAD
-    questions 16 answers got better and 16 worse (README → Quality). Its file is 145 MB instead of 98.
+    questions 16 answers got better and 16 worse (eval/HISTORY.md). Its file is 145 MB instead of 98.
 
     The copy is named after the source's name and a fingerprint of its content (``_eight_bit_name``); it is
     written to a temporary file of this process, synced, then renamed, so two processes making it at once, or
