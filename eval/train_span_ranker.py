@@ -15,7 +15,8 @@ What it does:
 2. Runs the real pipeline on each (the bundled models, the real index of the XQuAD articles), with a
    neutral ranker so that every candidate span of the best two sentences is scored by the LLM too.
    ``--rows`` keeps what was collected (each candidate's features, sentence and offsets); a later run
-   reuses it and recomputes the evidence features that need no LLM (``answered_cos``) with today's code.
+   reuses it and recomputes the evidence features that need no LLM (``answered_cos``) with today's code,
+   and a larger ``--train`` asks only the questions the file does not hold yet.
 3. Labels a candidate positive when its token F1 against the gold answers is the question's best and at
    least 0.5, and fits two linear rankers: ``cheap`` on the evidence features alone (it shortlists what
    the LLM scores) and ``full`` with the LLM's likelihood features added. Each is a softmax over a
@@ -50,13 +51,14 @@ from rag.spans import CHEAP_FEATURES, LLM_FEATURES, LP_FLOOR, SCORER_WEIGHTS, WE
 
 
 def collect(pipe, items, progress=True):
-    """(question, gold answers, candidates with features) for each answered question."""
+    """(question, gold answers, candidates with features) for each question; no candidates when it abstained."""
     from tqdm import tqdm
 
     rows = []
     for g in tqdm(items, desc="collect", disable=not progress):
         a = pipe.ask(g.question)
         if a.abstained or not a.spans:
+            rows.append((g.question, g.answers, []))  # nothing to learn from; kept so that it is not asked again
             continue
         # the sentence and offsets too, so that a new evidence feature can be tried without collecting again
         rows.append((g.question, g.answers, [(c.text, dict(c.features), getattr(c.doc, "text", None), c.start, c.end)
@@ -262,9 +264,17 @@ def main(argv=None) -> int:
     print(f"{len(items)} gold questions; held out {len(heldout)} (rag eval --limit {args.heldout_limit} "
           f"--seed {args.heldout_seed}); training on {len(train)} of the other {len(pool)}")
 
+    rows = []
     if args.rows and args.rows.exists():
         rows = [tuple(r) for r in json.loads(args.rows.read_text())]
+        drawn = {g.question for g in train}
+        rows = [r for r in rows if r[0] in drawn]  # a smaller --train reuses part of a larger collection
+        have = {r[0] for r in rows}
+        # a larger --train collects only what is missing (and again the questions that abstained last time)
+        todo = [g for g in train if g.question not in have] if not args.rescore else []
     else:
+        todo = train
+    if todo:
         from rag.answer import Pipeline
         from rag.evaluate import cache_dir_for
 
@@ -279,11 +289,13 @@ def main(argv=None) -> int:
         pipe.ranker = SpanRanker.neutral()
         pipe.warm_up()
         t0 = time.perf_counter()
-        rows = collect(pipe, train)
-        print(f"collected {sum(len(c) for _, _, c in rows)} candidates of {len(rows)} answered questions "
-              f"in {time.perf_counter() - t0:.0f} s")
+        new = collect(pipe, todo)
+        print(f"collected {sum(len(c) for _, _, c in new)} candidates of {sum(1 for r in new if r[2])} answered questions "
+              f"({len(todo)} asked) in {time.perf_counter() - t0:.0f} s")
+        rows += new
         if args.rows:
             args.rows.write_text(json.dumps(rows))
+    rows = [r for r in rows if r[2]]  # the answered questions
 
     refresh_evidence_features(rows)
     if args.rescore:
