@@ -39,7 +39,7 @@ QUESTIONS = [
     ("Which region has Russia insisted on seizing?", "Donbas"),
     # (the ranker's syntactic features had it answer "Negotiations", and this list asked "How did Umerov describe
     # the talks in Abu Dhabi?" instead; with the answer scorer that one answers "productive", this one is right
-    # again: quality changes are reported in README → Quality, they are not load faults)
+    # again: quality changes are reported in eval/HISTORY.md, they are not load faults)
     ("What issue has proved the most implacable in the talks?", "territory"),
     ("What is the capital of France?", None),
     ("Which football club won the Champions League final?", None),
