@@ -246,8 +246,8 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
 
     glibc gives each thread that allocates while another one does a heap of its own, up to eight per core,
     and keeps their pages: after eight chat sessions asking at once, the server's memory stayed 84–152 MB
-    above what it was after warm-up; with two arenas, 19–45 MB, and the 40 answers took as long (19.9–20.2 s
-    against 19.9–20.8 s; ``tests/test_load.py -s``, 2 cores)."""
+    above what it was after warm-up; with two arenas, 19–103 MB (four runs of six at 43–45 MB), and the 40
+    answers took as long (19.4–22.2 s against 19.9–20.8 s; ``tests/test_load.py -s``, 2 cores)."""
     if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
         return
     import ctypes
