@@ -1,5 +1,6 @@
 """A/B of the answer scorer's decoding: one decode per candidate (as up to commit 93f825f) against all of a
-question's shortlisted candidates side by side in one batch (``LikelihoodScorer._scores``).
+question's shortlisted candidates side by side in one batch (``LikelihoodScorer._scores``, after
+``_read_prompt``).
 
 Same process, same inputs, alternating which goes first; the inputs are the span ranker's collected training
 rows (``eval/train_span_ranker.py --rows``): each question's two best sentences and its first 8 candidates.

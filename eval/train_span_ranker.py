@@ -18,8 +18,9 @@ What it does:
    reuses it and recomputes the evidence features that need no LLM (``answered_cos``) with today's code,
    and a larger ``--train`` asks only the questions the file does not hold yet.
 3. Labels a candidate positive when its token F1 against the gold answers is the question's best and at
-   least 0.5, and fits two linear rankers: ``cheap`` on the evidence features alone (it shortlists what
-   the LLM scores) and ``full`` with the LLM's likelihood features added. Each is a softmax over a
+   least 0.5, and fits two linear rankers: ``cheap`` on the evidence features (it shortlists what the LLM
+   scores; with the answer scorer, its first-token log-probability of each candidate too, which it has for
+   all of them once it has read the prompt) and ``full`` with the LLM's likelihood features added. Each is a softmax over a
    question's candidates (``--objective listwise``, the default: it learns the choice the ranker makes);
    a logistic regression of "this candidate is the answer" (scikit-learn) on the full features is kept as
    ``confidence``, whose scores mean the same across questions, for the abstention floor.
@@ -47,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.gold import read_gold, sample_gold  # noqa: E402
 from rag.metrics import best_f1, contains_answer  # noqa: E402
-from rag.spans import CHEAP_FEATURES, LLM_FEATURES, LP_FLOOR, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker  # noqa: E402
+from rag.spans import CHEAP_FEATURES, FIRST_TOKEN_FEATURES, LLM_FEATURES, LP_FLOOR, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker  # noqa: E402
 
 
 def collect(pipe, items, progress=True):
@@ -114,11 +115,12 @@ def rescore(rows, scorer, progress=True):
 
     for q, _, cands in tqdm(rows, desc="answer scorer", disable=not progress):
         sentences = [text for _, text in sorted({(c[1]["ev_rank"], c[2]) for c in cands})]
-        scores = scorer.score(sentences, clean_question(q), [c[0] for c in cands])
-        if scores is None:
+        rated = scorer.score_shortlist(sentences, clean_question(q), [c[0] for c in cands],
+                                       lambda firsts: range(len(firsts)))
+        if rated is None:
             raise SystemExit(f"the answer scorer {scorer.name} failed; see the warning above")
-        for c, (lp_sum, lp_end, n_tokens) in zip(cands, scores):
-            c[1].update(llm_features(lp_sum, lp_end, n_tokens))
+        for i, (c, lp_first) in enumerate(zip(cands, rated[0])):
+            c[1].update(llm_features(*rated[1][i]), lp_first=max(LP_FLOOR, lp_first))
 
 
 def matrix(rows, names):
@@ -218,12 +220,21 @@ def train_weights(rows, prefilter, objective="listwise"):
     """The two ranking stages; with the listwise objective, the pointwise model of the full features too, as
     the ``confidence`` stage that the abstention floor reads."""
     full_names = CHEAP_FEATURES + LLM_FEATURES
-    Xc, Y = matrix(rows, CHEAP_FEATURES)
+    # the answer scorer's first-token log-probabilities, when it gave them, help the cheap stage shortlist
+    # (it has them for every candidate); the full stage has the whole span's likelihood instead
+    have = [all(n in c[1] for n in FIRST_TOKEN_FEATURES) for _, _, cands in rows for c in cands]
+    first = FIRST_TOKEN_FEATURES if all(have) else ()
+    if any(have) and not all(have):
+        print(f"{have.count(False)} of {len(have)} candidates lack the answer scorer's {', '.join(FIRST_TOKEN_FEATURES)}"
+              " (rows collected before it, or without the scorer): the cheap stage is trained without it; add "
+              "--rescore to compute it for every row", file=sys.stderr)
+    cheap_names = CHEAP_FEATURES + first
+    Xc, Y = matrix(rows, cheap_names)
     Xf, _ = matrix(rows, full_names)
     if objective == "pointwise":
-        return {"prefilter": prefilter, "cheap": stage(CHEAP_FEATURES, fit(Xc, Y)),
+        return {"prefilter": prefilter, "cheap": stage(cheap_names, fit(Xc, Y)),
                 "full": stage(full_names, fit(Xf, Y))}
-    return {"prefilter": prefilter, "objective": objective, "cheap": stage(CHEAP_FEATURES, fit_listwise(Xc, Y)),
+    return {"prefilter": prefilter, "objective": objective, "cheap": stage(cheap_names, fit_listwise(Xc, Y)),
             "full": stage(full_names, fit_listwise(Xf, Y)), "confidence": stage(full_names, fit(Xf, Y))}
 
 
@@ -306,7 +317,7 @@ def main(argv=None) -> int:
     mean = lambda xs, k: statistics.mean(x[k] for x in xs)  # noqa: E731
     oracle = [max(_scores(c[0], g) for c in cands) for _, g, cands in rows]
     print(f"5-fold CV by article over {len(rows)} answered training questions (F1 / contains of the chosen span):")
-    print(f"  evidence only (cheap)     {mean(cv['cheap'], 0):.3f} / {mean(cv['cheap'], 1):.3f}")
+    print(f"  shortlisting stage (cheap) {mean(cv['cheap'], 0):.3f} / {mean(cv['cheap'], 1):.3f}")
     print(f"  + LLM likelihood (full)   {mean(cv['full'], 0):.3f} / {mean(cv['full'], 1):.3f}")
     print(f"  best candidate (ceiling)  {mean(oracle, 0):.3f} / {mean(oracle, 1):.3f}")
     print(f"  best candidate kept by the top-{args.prefilter} shortlist: {statistics.mean(cv['shortlist_recall']):.3f}")

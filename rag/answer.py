@@ -34,7 +34,7 @@ from rag.citations import (
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
-    SCORER_WEIGHTS, WEIGHTS, SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates,
+    LP_FLOOR, SCORER_WEIGHTS, WEIGHTS, SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates,
 )
 from rag.text import (
     STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
@@ -340,13 +340,29 @@ class Pipeline:
             return []
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
                          [e.vector for e in evidence[:n_sentences]])
-        shortlist = ranker.shortlist(candidates, limit)
         if self.scorer is not None:
-            scores = self.scorer.score([e.text for e in evidence[:n_sentences]], question, [c.text for c in shortlist])
+            # the scorer reads the prompt first, which gives every candidate's first-token log-probability for
+            # the shortlist; then it scores the shortlist's spans in full
+            position = {id(c): i for i, c in enumerate(candidates)}
+
+            def select(firsts: list[float]) -> list[int]:
+                for c, lp in zip(candidates, firsts):
+                    c.features["lp_first"] = max(LP_FLOOR, lp)
+                return [position[id(c)] for c in ranker.shortlist(candidates, limit)]
+
+            rated = self.scorer.score_shortlist([e.text for e in evidence[:n_sentences]], question,
+                                                [c.text for c in candidates], select)
+            if rated is None:
+                shortlist, scores = ranker.shortlist(candidates, limit), None
+            else:
+                shortlist = [candidates[i] for i in rated[1]]
+                scores = list(rated[1].values())
         else:
+            shortlist = ranker.shortlist(candidates, limit)
             scores = scorer(messages, [c.text for c in shortlist])
         if scores is None:
-            # a scorer that failed leaves the evidence features; the LLM that cannot score keeps its own words
+            # a scorer that failed leaves the evidence features (and the first tokens' log-probabilities, if it
+            # got that far); the LLM that cannot score keeps its own words
             return ranker.rank(shortlist, with_llm=False) if self.scorer is not None else []
         for c, (lp_sum, lp_end, n_tokens) in zip(shortlist, scores):
             c.features.update(llm_features(lp_sum, lp_end, n_tokens))
@@ -537,7 +553,8 @@ class Pipeline:
             # (not for a follow-up: "Who brokered it?" holds few words of the sentence that answers it, the
             # floor was fitted on questions that stand alone, and the earlier turn already passed the gates)
             # (nor when the scorer failed: the floor was fitted on its likelihoods, and without them the span is
-            # ranked by the evidence alone, which the gates above have already passed)
+            # ranked by the evidence (and at most the first tokens' log-probabilities), which the gates above
+            # have already passed)
             if (spans and floor is not None and not history and "lp_sum" in spans[0].features
                     and ranker.confidence(spans[0]) < floor):
                 # the passages hold the question's words, but no span of them looks like its answer: a detail

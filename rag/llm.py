@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -464,7 +464,18 @@ class LikelihoodScorer:
     def score(self, sentences: Sequence[str], question: str,
               continuations: Sequence[str]) -> list[tuple[float, float, int]] | None:
         """(log-probability, log-probability of ending there, tokens) of each continuation as the answer to
-        ``question`` read in ``sentences``; None when scoring fails (the ranker then uses the evidence alone)."""
+        ``question`` read in ``sentences``; None when scoring fails (the ranker then goes without the scorer's
+        features)."""
+        rated = self.score_shortlist(sentences, question, continuations, lambda firsts: range(len(firsts)))
+        return None if rated is None else [rated[1][i] for i in range(len(continuations))]
+
+    def score_shortlist(self, sentences: Sequence[str], question: str, continuations: Sequence[str],
+                        select: Callable[[list[float]], Iterable[int]]
+                        ) -> tuple[list[float], dict[int, tuple[float, float, int]]] | None:
+        """Read the prompt once; ``select`` gets each continuation's first-token log-probability (free: the
+        prompt's last logits give it for every candidate) and returns which of them to score in full.
+        Returns those first-token log-probabilities and, for the selected continuations, what ``score``
+        returns; None when scoring fails."""
         if self._failures >= 3 or not continuations:
             return None
         with self.lock:
@@ -473,22 +484,21 @@ class LikelihoodScorer:
                 tokens = llm.tokenize(scorer_prompt(sentences, question).encode("utf-8"), add_bos=False, special=False)
                 tokens = self._prefix + tokens[-(self.n_ctx - 80 - len(self._prefix)):]  # room for the longest continuation
                 conts = [llm.tokenize((" " + c).encode("utf-8"), add_bos=False, special=False) for c in continuations]
-                return self._scores(tokens, conts)
+                first = self._read_prompt(tokens)
+                firsts = [float(first[c[0]]) if c else float("-inf") for c in conts]
+                chosen = list(dict.fromkeys(select(firsts)))
+                scored = self._scores(tokens, [conts[i] for i in chosen], first)
+                return firsts, dict(zip(chosen, scored))
             except Exception as e:  # noqa: BLE001 - a failed scoring costs this answer the LLM's features only
                 self._failures += 1
-                log.warning("answer scoring failed (%s); ranking by the evidence alone for this answer", e)
+                log.warning("answer scoring failed (%s); ranking without the answer scorer for this answer", e)
                 return None
 
-    def _scores(self, tokens: list[int], conts: list[list[int]]) -> list[tuple[float, float, int]]:
-        """Decode the prompt once (sequence 0), then the candidates side by side, each its own sequence
-        sharing the prompt's cache: a candidate's first token is scored by the prompt's last logits, each
-        next token by the logits of the one before it, and the end of the answer by its last token's."""
-        import numpy as np
-
-        ctx, b, vocab = self._ctx, self._batch, self._llm.n_vocab()
+    def _read_prompt(self, tokens: list[int]):
+        """Evaluate the prompt into sequence 0 (after the examples, which stay cached from the last question:
+        evaluated on their own, they are the same every time); the log-probabilities after its last token."""
+        ctx, b = self._ctx, self._batch
         n_batch = b._n_tokens
-        # the examples stay in the cache from the last question (evaluated on their own, the same every time);
-        # the rest of the prompt is evaluated after them
         p = len(self._prefix)
         if self._cached != p:
             self._cache_examples()
@@ -496,7 +506,17 @@ class LikelihoodScorer:
         for start in range(p, len(tokens), n_batch):  # the prompt, in batches; logits of its last token only
             b.set_batch(batch=tokens[start:start + n_batch], n_past=start, logits_all=False)
             ctx.decode(b)
-        first = log_softmax(ctx.get_logits_ith(-1), 1, vocab, "float32")[0]
+        return log_softmax(ctx.get_logits_ith(-1), 1, self._llm.n_vocab(), "float32")[0]
+
+    def _scores(self, tokens: list[int], conts: list[list[int]], first) -> list[tuple[float, float, int]]:
+        """The candidates side by side on the prompt that ``_read_prompt`` left in sequence 0, each its own
+        sequence sharing its cache: a candidate's first token is scored by the prompt's last logits
+        (``first``), each next token by the logits of the one before it, and the end of the answer by its
+        last token's."""
+        import numpy as np
+
+        ctx, b, vocab = self._ctx, self._batch, self._llm.n_vocab()
+        n_batch = b._n_tokens
         out: list[tuple[float, float, int] | None] = [None] * len(conts)
         todo = []
         for i, cont in enumerate(conts):
@@ -504,7 +524,7 @@ class LikelihoodScorer:
                 out[i] = (float("-inf"), float("-inf"), len(cont))
             else:
                 todo.append(i)
-        # the cache's cells left for candidate tokens: at least 80 (``score`` cut the prompt), so the longest
+        # the cache's cells left for candidate tokens: at least 80 (``score_shortlist`` cut the prompt), so the longest
         # candidate, 64 tokens, always fits a group
         room = min(n_batch, self.n_ctx - len(tokens), self.GROUP_TOKENS)
         while todo:

@@ -16,7 +16,9 @@ lets a small linear ranker pick one:
 3. ``SpanRanker`` scores them with weights learned by
    ``eval/train_span_ranker.py`` (logistic regression; the JSON beside this
    file). A cheap first stage keeps the best ``prefilter`` candidates for the
-   LLM; the second stage adds the LLM's features.
+   LLM (with the answer scorer, helped by its log-probability of each
+   candidate's first token, which reading the prompt gives for all of them);
+   the second stage adds the LLM's features.
 
 The ranker only chooses *which* words answer. Whether to answer at all stays
 with the verification in ``rag.answer``: weak evidence, a missing name or
@@ -65,6 +67,9 @@ CHEAP_FEATURES = ("ev_rank", "ev_score", "ev_coverage", "q_overlap", "q_distance
                   # the words around the question's gap against the words around the span
                   "left_match", "right_match", "left_adjacent", "right_adjacent", "wh_noun_near")
 LLM_FEATURES = ("lp_sum", "lp_end", "lp_total", "lp_mean", "n_tokens")
+# the answer scorer's log-probability of a span's first token, which it has for every candidate as soon as it
+# has read the prompt (rag.llm.LikelihoodScorer.score_shortlist): the cheap stage's, when the weights name it
+FIRST_TOKEN_FEATURES = ("lp_first",)
 
 
 @dataclass
@@ -479,7 +484,8 @@ class SpanRanker:
         w = self.stages[stage]
         z = w["intercept"]
         for name, mean, scale, coef in zip(w["features"], w["mean"], w["scale"], w["coef"]):
-            x = features.get(name, 0.0)
+            # a first-token log-probability the scorer could not give counts at its mean, not as certain
+            x = features.get(name, mean if name in FIRST_TOKEN_FEATURES else 0.0)
             if not math.isfinite(x):
                 x = mean
             z += coef * (x - mean) / scale

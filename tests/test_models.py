@@ -291,6 +291,31 @@ def test_the_answer_scorers_examples_stay_in_its_cache_and_change_no_score(real_
     assert warm == cold
 
 
+def test_the_answer_scorer_gives_every_first_token_then_scores_only_the_chosen(real_scorer):
+    sentences = ["The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday."]
+    options = ["Thursday", "314 prisoners", "Steve Witkoff", "314", "the two sides"]
+    seen = []
+
+    def select(firsts):
+        seen.append(list(firsts))
+        return [3, 0, 3]  # "314", then "Thursday" (once each)
+
+    firsts, scored = real_scorer.score_shortlist(sentences, "How many prisoners were swapped?", options, select)
+    assert seen == [firsts] and len(firsts) == len(options) and all(lp < 0 for lp in firsts)
+    # Gemma's tokens: " 314" is " ", "3", "1", "4", so every number starts alike; words do not
+    assert firsts[1] == firsts[3] and len({firsts[0], firsts[2], firsts[3], firsts[4]}) == 4
+    assert list(scored) == [3, 0]  # only the chosen, in the order chosen
+    full = real_scorer.score(sentences, "How many prisoners were swapped?", options)
+    for i in (3, 0):  # the same numbers as scoring them all (up to llama.cpp's arithmetic for a batch's size)
+        assert scored[i][2] == full[i][2] and scored[i][:2] == pytest.approx(full[i][:2], abs=0.3)
+        # a candidate's first-token log-probability is the first term of its whole log-probability (all of it
+        # for a one-token candidate), from the same prompt logits
+        assert firsts[i] >= full[i][0]
+        if full[i][2] == 1:
+            assert firsts[i] == pytest.approx(full[i][0], abs=1e-4)
+    assert full[3][2] > 1  # " 314" is several tokens
+
+
 @pytest.fixture(scope="module")
 def scored_pipe(seed_index_real, store, real_embedder, real_generator, real_scorer):
     return Pipeline(seed_index_real, store, real_embedder, real_generator, scorer=real_scorer)

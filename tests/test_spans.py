@@ -8,7 +8,7 @@ import pytest
 from rag.answer import ABSTAIN_TEXT
 from rag.indexing import build_index
 from rag.llm import FakeGenerator
-from rag.spans import (CHEAP_FEATURES, LLM_FEATURES, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker,
+from rag.spans import (CHEAP_FEATURES, FIRST_TOKEN_FEATURES, LLM_FEATURES, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker,
                        candidate_features, span_candidates)
 from rag.store import IndexStore, expected_manifest
 
@@ -255,6 +255,15 @@ def test_ranker_follows_its_weights_and_shortlists_by_the_cheap_stage():
     assert texts(ranker.rank(cs, with_llm=False)) == ["a", "b", "c"]
 
 
+def test_a_first_token_likelihood_the_scorer_could_not_give_counts_at_its_mean():
+    cheap = {**stage(["draft_f1", "lp_first"], [1.0, 1.0]), "mean": [0.0, -5.0]}
+    ranker = SpanRanker({"prefilter": 1, "cheap": cheap, "full": stage([], [])})
+    # with the scorer's numbers, "b"'s first token decides; without them (it failed), the draft does
+    assert texts(ranker.shortlist([cand("a", draft_f1=0.6, lp_first=-9.0), cand("b", draft_f1=0.5, lp_first=-1.0)])) == ["b"]
+    assert texts(ranker.shortlist([cand("a", draft_f1=0.6), cand("b", draft_f1=0.5)])) == ["a"]
+    assert ranker.shortlist([cand("a", draft_f1=0.6)])[0].score == pytest.approx(0.6)  # not 0.6 + 5
+
+
 def test_an_impossible_likelihood_does_not_break_the_ranking():
     ranker = SpanRanker({"cheap": stage(["lp_total"], [1.0]), "full": stage(["lp_total"], [1.0])})
     ranked = ranker.rank([cand("a", lp_total=-math.inf), cand("b", lp_total=-2.0)], with_llm=True)
@@ -264,7 +273,8 @@ def test_an_impossible_likelihood_does_not_break_the_ranking():
 @pytest.mark.parametrize("path", [WEIGHTS, SCORER_WEIGHTS], ids=["llm", "scorer"])
 def test_shipped_weights_cover_every_feature(path):
     w = json.loads(path.read_text())
-    assert w["cheap"]["features"] == list(CHEAP_FEATURES)
+    # the answer scorer's weights shortlist with its first-token log-probabilities too
+    assert w["cheap"]["features"] == list(CHEAP_FEATURES + (FIRST_TOKEN_FEATURES if path == SCORER_WEIGHTS else ()))
     assert w["full"]["features"] == list(CHEAP_FEATURES + LLM_FEATURES)
     stages = ("cheap", "full", "confidence") if w.get("objective") == "listwise" else ("cheap", "full")
     for name in stages:
