@@ -31,7 +31,9 @@ answer (citation precision 0.92).
 
 Collecting runs the whole pipeline (LLM included) on ~800 XQuAD and ~200 news questions: about 25 minutes
 on 2 cores. The rows are kept in ``SPLIT_DIR/floor_rows.json`` and ``SPLIT_DIR/news_rows.json`` and reused
-by later runs (``--recollect`` to redo them).
+by later runs (``--recollect`` to redo them). Each row also keeps the best span's features and the ranking
+scores of the spans the scorer rated, for trying another floor feature offline (``eval/HISTORY.md``, the
+twenty-first session).
 """
 
 from __future__ import annotations
@@ -114,7 +116,10 @@ def ask_all(index_dir: Path, items) -> list[dict]:
         rows.append({"id": g.id, "answerable": g.answerable, "abstained": a.abstained,
                      "f1": best_f1(strip_markers(a.answer), g.answers) if g.answerable and not a.abstained else 0.0,
                      "score": ranker.answer_score(a.spans[0]) if a.spans and not a.abstained else None,
-                     "coverage": a.spans[0].features.get("ev_coverage", 0.0) if a.spans and not a.abstained else None})
+                     "coverage": a.spans[0].features.get("ev_coverage", 0.0) if a.spans and not a.abstained else None,
+                     # kept so that another floor feature can be tried on the rows without asking again
+                     "features": dict(a.spans[0].features) if a.spans and not a.abstained else None,
+                     "ranked": [c.score for c in a.spans] if not a.abstained else None})
     return rows
 
 
