@@ -141,13 +141,24 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
             stored = np.stack(found)
     cos, vecs = _embed(embedder, query, [r[3] for r in raw], stored, query_vector)
     forms = {k: v for k, v in other_forms_of_names(query).items() if k in question_stems}
+    # the question's names its chunk gives, counted as covered by each of the chunk's sentences: "The pair face a
+    # maximum fine" answers "What fine do William Trowbridge and Michael Chicoine face?" when the chunk names them
+    asked = name_runs(query)
+    chunk_names: dict[str, str] = {}
     out = []
     for (hit, a, b, text, window), cs, vec in zip(raw, cos, vecs):
         cov_sent = covered_share(question_stems, text, forms)
         cov_window = covered_share(question_stems, window, forms)
+        named = cov_window
+        if asked and cov_window < 1.0:
+            key = hit.chunk.chunk_id
+            if key not in chunk_names:
+                chunk_names[key] = " ".join(sorted(asked - set(names_missing(asked, hit.chunk.text))))
+            if chunk_names[key]:
+                named = covered_share(question_stems, window + " " + chunk_names[key], forms)
         score = float(cs) + 0.3 * cov_sent + 0.05 / hit.rank
         out.append(Evidence(hit.chunk.doc_id, hit.chunk.title, hit.chunk.chunk_id, a, b, text, hit.chunk.text,
-                            hit.rank, float(cs), cov_window, score, vec))
+                            hit.rank, float(cs), cov_window, score, vec, named_coverage=named))
     out.sort(key=lambda e: -e.score)
     return out
 
@@ -628,8 +639,10 @@ def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
 
 
 def _close_to_question(e: Evidence) -> bool:
-    """Evidence near enough to the question to answer it: most of its words, or a close paraphrase."""
-    return e.coverage >= TYPED_COVERAGE or e.cosine >= CLOSE_COSINE
+    """Evidence near enough to the question to answer it: most of its words (its chunk may give the names), or a
+    close paraphrase."""
+    cov = e.coverage if e.named_coverage is None else e.named_coverage
+    return cov >= TYPED_COVERAGE or e.cosine >= CLOSE_COSINE
 
 
 _YES_NO = re.compile(r"(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should|shall|may|might)\b",

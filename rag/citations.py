@@ -42,6 +42,8 @@ class Evidence:
     coverage: float = 0.0
     score: float = 0.0
     vector: object = field(default=None, repr=False, compare=False)  # the sentence's embedding, if kept
+    # coverage counting the question's names its chunk gives elsewhere ("the pair" for two named men)
+    named_coverage: float | None = None
 
 
 @dataclass(frozen=True)

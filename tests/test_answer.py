@@ -666,3 +666,29 @@ def test_the_answer_scorer_is_bundled_by_default_none_turns_it_off_and_a_path_is
     (tmp_path / "junk.gguf").write_bytes(b"not a model")
     with pytest.raises(LLMUnavailable, match="junk.gguf"):
         LikelihoodScorer(str(tmp_path / "junk.gguf")).load()
+
+
+def test_names_the_chunk_gives_elsewhere_count_toward_a_sentences_closeness_to_the_question(
+        tmp_path, settings, hash_embedder):
+    """"The pair" holds 3 of the question's 7 words; its chunk names both men, so it is close enough to give a
+    typed answer. Names the chunk does not give are not counted."""
+    from rag.answer import gather_evidence
+    from rag.retrieval import Retriever
+
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "pirates.txt": "Music pirates plead guilty\nWilliam Trowbridge and Michael Chicoine, both of Tennessee, "
+                       "admitted running a file-sharing site. The site had thousands of users. Its servers were "
+                       "seized last year. The court heard from the industry. The pair face a maximum fine of "
+                       "$250,000 and five years in prison.\n"}, min_evidence=0.37, min_coverage=0.3)
+    question = "What is the maximum fine William Trowbridge and Michael Chicoine face?"
+    hits = Retriever.from_settings(store, hash_embedder, s).search(question, 5)
+    pair = next(e for e in gather_evidence(hits, question_stems(question), hash_embedder, question)
+                if e.text.startswith("The pair"))
+    assert pair.coverage == pytest.approx(3 / 7) and pair.named_coverage == 1.0
+    other = "What is the maximum fine John Smith and Michael Chicoine face?"   # the chunk never names John Smith
+    pair = next(e for e in gather_evidence(hits, question_stems(other), hash_embedder, other)
+                if e.text.startswith("The pair"))
+    assert pair.named_coverage == pytest.approx(5 / 7)   # Michael Chicoine counts, John Smith does not
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["$250,000 [1]"])).ask(question)
+    assert not ans.abstained and "250,000" in ans.answer, (ans.answer, ans.notes)
+    assert ans.citations[0].quote.startswith("The pair")
