@@ -49,6 +49,7 @@ PARAPHRASE_COSINE = 0.6  # a best sentence without a verb this close in meaning 
 NUMERIC_TYPES = {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}
 NAME_TYPES = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 SOFT_TYPES = {"GPE"}  # answer types a plain passage span may satisfy too (where → a place or a thing)
+CURRENCY_SIGNS = "$£€¥₹₽"
 TYPED_COVERAGE = 0.6  # share of the question's content words a typed answer's sentence (± 1) must hold
 
 
@@ -538,7 +539,7 @@ class Pipeline:
                 if claims:
                     notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))} that answers "
                                  f"the question; took {top[i].text[a:b]!r} instead")
-                claims = [Claim(top[i].text[a:b], i, "span")]
+                claims = [Claim(_with_currency(top[i].text, a, top[i].text[a:b]), i, "span")]
         if claims and all(c.kind != "span" for c in claims) and \
                 not any(_close_to_question(evidence[c.evidence]) for c in claims):
             # a whole sentence copied from a passage that shares too little with the question answers nothing
@@ -580,10 +581,18 @@ class Pipeline:
                 best = spans[0]
                 if [c.text for c in claims] != [best.text]:
                     notes.append(f"answer span chosen by the ranker: {best.text!r} (was {' '.join(c.text for c in claims)!r})")
-                claims = [Claim(best.text, best.evidence, "span")]
+                claims = [Claim(_with_currency(evidence[best.evidence].text, best.start, best.text), best.evidence, "span")]
         answer = finish("", False, claims, draft, notes)
         answer.spans = spans
         yield answer
+
+
+def _with_currency(sentence: str, start: int, text: str) -> str:
+    """A number keeps the currency sign written before it: "$250,000", not "250,000", for a fine."""
+    if text[:1].isdigit() and 0 < start <= len(sentence) and sentence[start - 1] in CURRENCY_SIGNS \
+            and sentence.startswith(text, start):
+        return sentence[start - 1] + text
+    return text
 
 
 def _articles_not_naming(evidence: list[Evidence], hits: Sequence[Hit], store, question: str,

@@ -692,3 +692,15 @@ def test_names_the_chunk_gives_elsewhere_count_toward_a_sentences_closeness_to_t
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["$250,000 [1]"])).ask(question)
     assert not ans.abstained and "250,000" in ans.answer, (ans.answer, ans.notes)
     assert ans.citations[0].quote.startswith("The pair")
+
+
+@pytest.mark.parametrize("sentence, span, shown", [
+    ("The pair face jail terms of up to five years and a $250,000 (£130,000) fine.", "250,000", "$250,000"),
+    ("It lent €90bn to Kyiv.", "90bn", "€90bn"),
+    ("Sales rose 12% to 4,000 units.", "4,000", "4,000"),            # no sign before it
+    ("The fund (worth $5m) closed.", "worth $5m", "worth $5m"),      # not a bare number
+])
+def test_a_number_chosen_as_the_answer_keeps_its_currency_sign(sentence, span, shown):
+    from rag.answer import _with_currency
+
+    assert _with_currency(sentence, sentence.index(span), span) == shown
