@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 # llama.cpp builds from source, for the instructions this CPU lists in /proc/cpuinfo: AVX2 (every x86-64
 # CPU of the last decade runs it) and, where listed, AVX-512 and VNNI (on an AVX-512 Xeon an answer takes
-# 13% less time and a prompt is read 35% faster: eval/HISTORY.md, twenty-third session). Not
+# a tenth less time and a prompt is read a third faster: README, Performance). Not
 # -march=native: it also compiles in AMX tiles, and virtual machines that list AMX without enabling it
 # die with SIGILL. The build is this CPU's, so it is never taken from pip's cache, where another CPU's
 # may be, and it is made again when the flags change (.venv/.llama-cmake-args records them).
