@@ -91,7 +91,7 @@ def check_cpu_build() -> None:
     missing = missing_cpu_features(llama_cpp.llama_print_system_info().decode("utf-8", "replace"), cpuinfo)
     if missing:
         raise LLMUnavailable(f"llama-cpp-python was built for a CPU with {', '.join(missing)}, which this one lacks; "
-                             "build it again here: rm -f .venv/.llama-cmake-args && make install")
+                             "build it again here: rm -f .venv/.installed .venv/.llama-cmake-args && make install")
 
 
 def _pid_alive(pid: int) -> bool:
