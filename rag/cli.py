@@ -23,8 +23,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="newsrag: ask questions about news articles, answered offline with cited passages.")
 
-IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index folder [env RAG_INDEX, default index/].")]
-TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve [env RAG_TOP_K].")]
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index folder (env RAG_INDEX; default index/).")]
+TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve (env RAG_TOP_K).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 
 
@@ -45,7 +45,7 @@ def _terminate_as_interrupt(signum, frame):
 
 @app.command()
 def index(
-    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Articles folder [env RAG_CORPUS, default seeds/].")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Articles folder (env RAG_CORPUS; default seeds/).")] = None,
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Ignore the existing index and embed everything again.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -89,7 +89,7 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     index: IndexOpt = None,
     top_k: TopKOpt = None,
-    mode: Annotated[Optional[str], typer.Option("--mode", help="hybrid | dense | bm25 [env RAG_RETRIEVAL_MODE].")] = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="hybrid | dense | bm25 (env RAG_RETRIEVAL_MODE).")] = None,
     as_json: JsonOpt = False,
 ):
     """Show the passages retrieval finds for a query, with their scores."""
@@ -140,8 +140,8 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question about the articles.")],
     index: IndexOpt = None,
     top_k: TopKOpt = None,
-    llm_path: Annotated[Optional[str], typer.Option("--llm-path", help="GGUF model file [env RAG_LLM_PATH].")] = None,
-    llm_url: Annotated[Optional[str], typer.Option("--llm-url", help="OpenAI-compatible endpoint [env RAG_LLM_URL].")] = None,
+    llm_path: Annotated[Optional[str], typer.Option("--llm-path", help="GGUF model file (env RAG_LLM_PATH).")] = None,
+    llm_url: Annotated[Optional[str], typer.Option("--llm-url", help="OpenAI-compatible endpoint (env RAG_LLM_URL).")] = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the model's draft.")] = False,
 ):
@@ -223,8 +223,8 @@ def _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err) ->
 @app.command()
 def serve(
     index: IndexOpt = None,
-    host: Annotated[Optional[str], typer.Option("--host", help="Address to bind [env RAG_HOST, default 127.0.0.1].")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="Port [env RAG_PORT, default 7860].")] = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to bind (env RAG_HOST; default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port (env RAG_PORT; default 7860).")] = None,
 ):
     """Start the chat in the browser (Gradio)."""
     from rag.store import IndexError_

@@ -62,6 +62,18 @@ def test_help_lists_the_commands():
         assert cmd in r.stdout
 
 
+@pytest.mark.parametrize("command,names", [("index", ("RAG_INDEX", "RAG_CORPUS", "seeds/")),
+                                           ("search", ("RAG_INDEX", "RAG_TOP_K", "RAG_RETRIEVAL_MODE")),
+                                           ("ask", ("RAG_INDEX", "RAG_TOP_K", "RAG_LLM_PATH", "RAG_LLM_URL")),
+                                           ("serve", ("RAG_HOST", "127.0.0.1", "RAG_PORT", "7860"))])
+def test_help_names_each_option_s_environment_variable(command, names):
+    # typer renders help with rich, which takes "[env RAG_INDEX]" for a markup tag and drops it
+    r = rag(command, "--help", env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    for name in names:
+        assert name in r.stdout, (name, r.stdout)
+
+
 @pytest.mark.model
 def test_index_search_ask_end_to_end(tmp_path):
     idx = str(tmp_path / "idx")
