@@ -283,6 +283,39 @@ def test_browser_follow_up_uses_the_conversation(server, browser):
 
 @pytest.mark.model
 @pytest.mark.browser
+def test_browser_one_answer_at_a_time_per_page(server, browser):
+    """A second question sent while the first is answered used to start from the chat as it was and overwrite
+    the first answer (an example button), or vanish (Enter, Ask): the page now disables them until it is in."""
+    from playwright.sync_api import expect
+
+    from ui.screenshot import BOT, USER, open_chat
+
+    page = open_chat(browser, server)
+    try:
+        box, send = page.locator("#nr-question textarea"), page.locator("#nr-send")
+        examples = page.locator(".nr-example")
+        box.fill(SWAP_Q)
+        box.press("Enter")
+        expect(send).to_be_disabled(timeout=5_000)
+        expect(box).to_be_disabled()
+        for i in range(examples.count()):
+            expect(examples.nth(i)).to_be_disabled()
+        page.locator('#nr-sources [data-turn="1"]').wait_for(timeout=180_000)
+        expect(send).to_be_enabled(timeout=30_000)
+        expect(box).to_be_editable()
+        examples.nth(1).click()  # "Where were the talks held?"
+        expect(send).to_be_disabled(timeout=5_000)
+        page.locator('#nr-sources [data-turn="2"]').wait_for(timeout=180_000)
+        expect(send).to_be_enabled(timeout=30_000)
+        assert page.locator(USER).count() == 2 and page.locator(BOT).count() == 2
+        assert "314" in page.locator(BOT).first.inner_text()  # the first answer is still there
+        assert page.locator(BOT).last.inner_text().strip() not in ("", "…")
+    finally:
+        page.close()
+
+
+@pytest.mark.model
+@pytest.mark.browser
 def test_browser_two_pages_asking_at_once_both_get_answers(server, browser):
     from ui.screenshot import BOT, USER, open_chat
 

@@ -74,15 +74,29 @@ def build_app(pipe, settings):
         reload_or_keep_serving(pipe)
         return status_markdown(pipe)
 
+    def locked():
+        return (gr.update(interactive=False),) * (1 + len(controls))
+
     def respond(question, messages, history):
+        """``answer_turn``, then the page's question box and buttons enabled again (``lock`` disabled them).
+
+        One answer at a time per page: a second question sent meanwhile (Enter, Ask or an example) would
+        start from the chat as it was and overwrite the first one's answer when done, and Gradio drops a
+        second Enter or Ask on the same event without a word; now the controls say it."""
+        for out in answer_turn(question, messages, history):  # it reports its own errors in the chat
+            yield (*out, *(gr.skip(),) * len(controls))
+        yield (gr.skip(), gr.skip(), gr.update(interactive=True), gr.skip(), gr.skip(),
+               *(gr.update(interactive=True),) * len(controls))
+
+    def answer_turn(question, messages, history):
         """Stream the draft into the chat, then replace it with the verified answer and fill the sources."""
         messages = list(messages or [])
         history = [tuple(p) for p in (history or [])]
         question = question if isinstance(question, str) else ""
-        messages.append({"role": "user", "content": escape_markdown(question) or "(empty)"})
+        messages.append({"role": "user", "content": escape_markdown(question.strip()) or "(empty)"})
         messages.append({"role": "assistant", "content": THINKING})
         turn = sum(1 for m in messages if m.get("role") == "user")
-        yield messages, history, "", message_html("Searching the articles…"), gr.skip()
+        yield messages, history, gr.update(value="", interactive=False), message_html("Searching the articles…"), gr.skip()
         answer = None
         reload_or_keep_serving(pipe)
         try:
@@ -153,8 +167,7 @@ def build_app(pipe, settings):
                                   buttons=["copy"])
                 with gr.Row():
                     question = gr.Textbox(placeholder="Ask about the articles, e.g. How many prisoners were swapped?",
-                                          show_label=False, scale=5, elem_id="nr-question",
-                                          max_length=settings.max_question_chars)
+                                          show_label=False, scale=5, elem_id="nr-question")
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="nr-send")
                 gr.Markdown("Try:")
                 with gr.Row():
@@ -168,13 +181,15 @@ def build_app(pipe, settings):
                              file_types=list(ALLOWED_SUFFIXES), type="filepath", elem_id="nr-upload")
             upload_msg = gr.Markdown("", elem_id="nr-upload-msg")
 
-        outputs = [chat, history_state, question, sources, status_md]
+        controls = [send, clear, *example_buttons]  # disabled while this page's answer is written
+        outputs = [chat, history_state, question, sources, status_md, *controls]
         common = dict(outputs=outputs, api_visibility="private", concurrency_id="answer", concurrency_limit=2)
-        question.submit(respond, [question, chat, history_state], **common)
-        send.click(respond, [question, chat, history_state], **common)
+        # the controls are disabled at once in the browser's request (no queue), before the answer waits its turn
+        lock = dict(outputs=[question, *controls], queue=False, api_visibility="private")
+        question.submit(locked, None, **lock).then(respond, [question, chat, history_state], **common)
+        send.click(locked, None, **lock).then(respond, [question, chat, history_state], **common)
         for b, q in zip(example_buttons, EXAMPLES):
-            b.click(lambda q=q: q, None, question, queue=False, api_visibility="private").then(
-                respond, [question, chat, history_state], **common)
+            b.click(lambda q=q: (gr.update(value=q, interactive=False), *locked()[1:]), None, **lock).then(respond, [question, chat, history_state], **common)
         clear.click(lambda: ([], [], empty_sources_html()), None, [chat, history_state, sources],
                     queue=False, api_visibility="private")
         chat.clear(lambda: ([], empty_sources_html()), None, [history_state, sources], queue=False,
