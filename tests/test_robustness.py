@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import unicodedata
 import shutil
 import signal
 import subprocess
@@ -633,7 +634,8 @@ def test_any_upload_name_becomes_a_plain_file_name(name):
     out = safe_filename(name)
     assert out and "/" not in out and "\\" not in out and "\x00" not in out
     assert not out.startswith(".") and out not in (".", "..")
-    assert re.fullmatch(r"[A-Za-z0-9_-]+(\.[a-z0-9_-]*)?", out), out
+    assert re.fullmatch(r"[\w-]+(\.[a-z0-9_-]*)?", out), out  # letters of any script, digits, "_", "-"
+    assert out == unicodedata.normalize("NFKC", out)
 
 
 def test_upload_with_a_hostile_name_lands_inside_the_index_folder(tmp_path, settings, hash_embedder):

@@ -80,7 +80,9 @@ def test_sources_html_lists_citations_or_marks_abstention():
     ("..\\..\\win.md", "win.md"),
     ("My Article (final).HTML", "My_Article_final.html"),
     (".hidden.txt", "hidden.txt"),
-    ("évènement.txt", "evenement.txt"),
+    ("évènement.txt", "évènement.txt"),
+    ("статья.txt", "статья.txt"),
+    ("новость (1).txt", "новость_1.txt"),
     ("...", "article"),
 ])
 def test_safe_filename(name, expected):
@@ -113,7 +115,7 @@ def test_upload_is_indexed_incrementally_inside_the_index_folder(hash_pipeline, 
     src.parent.mkdir()
     src.write_text(UPLOAD_ARTICLE)
     r = ArticleUploader(pipe, pipe.settings).add(src, "../../Skerry Point!.txt")
-    assert r.doc_id == "uploads/Skerry_Point.txt" and not r.replaced
+    assert r.doc_id == "uploads/Skerry_Point.txt" and not r.already and r.taken is None
     assert (pipe.index_dir / "uploads" / "Skerry_Point.txt").read_text() == UPLOAD_ARTICLE
     assert not (tmp_path / "Skerry_Point.txt").exists()
     docs = pipe.store.manifest["documents"]
@@ -123,9 +125,35 @@ def test_upload_is_indexed_incrementally_inside_the_index_folder(hash_pipeline, 
     assert r.embedded == len(new_sentences)                               # only the new article embedded
     titles = {c.title for c in pipe.store.chunks}
     assert "Lighthouse keepers return to Skerry Point" in titles
-    # the same upload again changes nothing but is reported as a replacement
+    # the same upload again changes nothing, and says so
     again = ArticleUploader(pipe, pipe.settings).add(src, "Skerry Point!.txt")
-    assert again.replaced and again.embedded == 0
+    assert again.already and again.embedded == 0 and again.doc_id == "uploads/Skerry_Point.txt"
+
+
+def test_upload_never_replaces_or_removes_another_article(hash_pipeline, tmp_path):
+    pipe = hash_pipeline
+    up = ArticleUploader(pipe, pipe.settings)
+    uploads = pipe.index_dir / "uploads"
+    first, other = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text(UPLOAD_ARTICLE)
+    other.write_text("Bakery wins prize\nThe Old Mill bakery won the county's bread prize for the third year running.\n")
+    assert up.add(first, "article.txt").doc_id == "uploads/article.txt"
+    # another article under a taken name is stored beside it, not over it
+    r = up.add(other, "article.txt")
+    assert r.doc_id == "uploads/article-2.txt" and r.taken == "uploads/article.txt" and not r.already
+    assert (uploads / "article.txt").read_text() == UPLOAD_ARTICLE
+    assert {"uploads/article.txt", "uploads/article-2.txt"} <= set(pipe.store.manifest["documents"])
+    # a copy of an article the index holds, under a taken name: refused, and the article with that name stays
+    seed = next(SEEDS.glob("*.txt"))
+    with pytest.raises(UploadError, match="nothing was added"):
+        up.add(seed, "article.txt")
+    assert (uploads / "article.txt").read_text() == UPLOAD_ARTICLE
+    assert sorted(p.name for p in uploads.iterdir()) == ["article-2.txt", "article.txt"]
+    assert {"uploads/article.txt", "uploads/article-2.txt"} <= set(pipe.store.manifest["documents"])
+    # names in other scripts are kept, so two of them do not collide as "article.txt"
+    third = tmp_path / "c.txt"
+    third.write_text("Ferry timetable changes\nThe island ferry will sail twice a day from March, the operator said.\n")
+    assert up.add(third, "статья.txt").doc_id == "uploads/статья.txt"
 
 
 def test_upload_refuses_wrong_type_and_too_big(hash_pipeline, tmp_path):

@@ -150,9 +150,12 @@ def build_app(pipe, settings):
         except Exception as e:  # noqa: BLE001
             log.exception("upload failed")
             return escape_markdown(f"Could not add the article ({type(e).__name__}: {e})."), status()
-        verb = "Updated" if r.replaced else "Added"
-        msg = (f"{verb} {r.doc_id}: the index now holds {r.n_docs} articles, {r.n_chunks} chunks "
-               f"({r.embedded} sentences embedded in {r.seconds:.1f} s). Ask about it now.")
+        if r.already:
+            msg = f"{r.doc_id} is this same file, added before: nothing changed. The index holds {r.n_docs} articles."
+        else:
+            msg = (f"Added {r.doc_id}" + (f" ({r.taken} is another article, kept as it was)" if r.taken else "")
+                   + f": the index now holds {r.n_docs} articles, {r.n_chunks} chunks "
+                   f"({r.embedded} sentences embedded in {r.seconds:.1f} s). Ask about it now.")
         return escape_markdown(msg), status_markdown(pipe)
 
     # delete_cache: Gradio keeps each upload in its own temp folder; drop those copies after an hour

@@ -8,9 +8,9 @@ written outside the index folder; the original corpus is only read.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-import shutil
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -31,19 +31,34 @@ class UploadResult:
     n_chunks: int
     embedded: int
     seconds: float
-    replaced: bool
+    already: bool = False  # the same file was added before under this name: nothing changed
+    taken: str | None = None  # the name asked for, when another article already had it
 
 
 def safe_filename(name: str) -> str:
-    """A plain file name: no folders, no hidden names, only letters, digits, '-', '_' and '.'."""
+    """A plain file name: no folders, no hidden names, only letters (any script), digits, '-', '_' and '.'."""
     base = os.path.basename(str(name).replace("\\", "/"))
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    base = unicodedata.normalize("NFKC", base)
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("._-")[:80] or "article"
+    stem = re.sub(r"[^\w-]+", "_", stem).strip("._-")[:80] or "article"
     suffix = re.sub(r"[^a-z0-9]+", "", suffix.lower())[:10]
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def free_name(folder: Path, name: str, data: bytes) -> tuple[str, bool]:
+    """(the name to store an upload under, whether that file already holds exactly these bytes). An upload never
+    replaces another article: when its name is taken by different text it becomes "name-2.txt", "name-3.txt"…"""
+    stem, _, suffix = name.rpartition(".")
+    for i in itertools.count(1):
+        candidate = name if i == 1 else f"{stem}-{i}.{suffix}"
+        existing = folder / candidate
+        if not existing.exists():
+            return candidate, False
+        if existing.is_file() and existing.read_bytes() == data:
+            return candidate, True
+    raise AssertionError("unreachable")
 
 
 def _base_corpus(pipe, settings) -> Path:
@@ -88,29 +103,33 @@ class ArticleUploader:
             base = _base_corpus(self.pipe, self.settings)
             uploads = (self.index_dir / UPLOADS).resolve()
             uploads.mkdir(parents=True, exist_ok=True)
-            dest = (uploads / name).resolve()
+            data = path.read_bytes()
+            stored, already = free_name(uploads, name, data)
+            dest = (uploads / stored).resolve()
             if dest.parent != uploads:  # belt and braces: safe_filename already forbids this
                 raise UploadError(f"refusing to write {dest} outside {uploads}")
-            replaced = dest.exists()
-            tmp = uploads / f".{name}.part"
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, dest)
-            doc_id = f"{UPLOADS}/{name}"
-            try:
+            if not already:
+                tmp = uploads / f".{stored}.part"
+                tmp.write_bytes(data)
+                os.replace(tmp, dest)
+            doc_id = f"{UPLOADS}/{stored}"
+            try:  # for the same file again, a build with nothing to embed (it also repairs a build left unfinished)
                 r = build_index(self.settings, self.pipe.embedder, base, self.index_dir, progress=False)
             except Exception:
-                if not replaced:  # do not leave behind an article the index does not hold
+                if not already:  # do not leave behind an article the index does not hold
                     dest.unlink(missing_ok=True)
                 raise
             self.pipe.reload_if_changed()
             if doc_id not in self.pipe.store.manifest.get("documents", {}):
-                dest.unlink(missing_ok=True)
-                build_index(self.settings, self.pipe.embedder, base, self.index_dir, progress=False)
-                self.pipe.reload_if_changed()
+                if not already:  # only ever the file this upload wrote
+                    dest.unlink(missing_ok=True)
+                    build_index(self.settings, self.pipe.embedder, base, self.index_dir, progress=False)
+                    self.pipe.reload_if_changed()
                 same = [w for w in r.warnings if w.startswith(f"{doc_id}: same text as ")]
                 if same:
                     raise UploadError(f"{orig_name or name} has the {same[0].split(': ', 1)[1].split(';')[0]}, "
                                       "which the index already holds; nothing was added")
                 raise UploadError(f"{orig_name or name} holds no readable sentences, so nothing was added"
                                   + (f" ({'; '.join(r.warnings)})" if r.warnings else ""))
-            return UploadResult(doc_id, r.n_docs, r.n_chunks, r.embedded, r.seconds, replaced)
+            return UploadResult(doc_id, r.n_docs, r.n_chunks, r.embedded, r.seconds, already,
+                                f"{UPLOADS}/{name}" if stored != name else None)
