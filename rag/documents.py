@@ -68,14 +68,18 @@ class LoadReport:
         self.warnings.append(message)
 
 
-def decode_bytes(data: bytes) -> str:
-    """UTF-8 (with or without BOM) first; real corpora also hold cp1252/Latin-1 files."""
+def decode_with(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (with or without BOM) first; real corpora also hold cp1252/Latin-1 files."""
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return data.decode(encoding)
+            return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    return data.decode("latin-1")
+    return data.decode("latin-1"), "latin-1"
+
+
+def decode_bytes(data: bytes) -> str:
+    return decode_with(data)[0]
 
 
 def looks_binary(data: bytes) -> bool:
@@ -229,7 +233,9 @@ def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
     if looks_binary(data):
         report.warn(f"{rel}: looks like a binary file, not text; skipped")
         return []
-    text = decode_bytes(data)
+    text, encoding = decode_with(data)
+    if encoding != "utf-8-sig":  # indexed all the same; the user may want to check its accented letters
+        report.warn(f"{rel}: not UTF-8; read as {'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}")
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
         raws = _records_from_json(path, text, report, rel)

@@ -18,9 +18,13 @@ def test_seed_article_loads_with_headline_and_no_boilerplate():
 
 def test_latin1_file_decodes_without_crash(tmp_path):
     (tmp_path / "a.txt").write_bytes("Café headline\nThe café in Zürich sold 5 crêpes.\n".encode("latin-1"))
-    doc = load_corpus(tmp_path).documents[0]
+    report = load_corpus(tmp_path)
+    doc = report.documents[0]
     assert doc.title == "Café headline"
     assert "Zürich" in doc.text
+    assert report.warnings == ["a.txt: not UTF-8; read as Windows-1252"]  # indexed, and the user is told
+    (tmp_path / "a.txt").write_text("Café headline\nThe café in Zürich sold 5 crêpes.\n", encoding="utf-8")
+    assert load_corpus(tmp_path).warnings == []
 
 
 def test_cp1252_quotes_decode():
