@@ -28,10 +28,45 @@ TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help=
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 
 
+FLAGS = {"retrieval_mode": "--mode"}  # settings whose flag is not their name
+
+
 def _settings(**overrides):
+    """The settings: flags over ``RAG_*`` variables over defaults; a bad value is one line per problem, exit 2."""
+    from pydantic import ValidationError
+
     from rag.settings import Settings
 
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            name = ".".join(str(x) for x in err["loc"]) or "settings"
+            where = FLAGS.get(name, "--" + name.replace("_", "-")) if name in given else f"RAG_{name.upper()}"
+            problems.append(f"{where}={err.get('input')!r}: {err['msg']}")
+        _fail("; ".join(problems), 2)
+
+
+def _port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (checked before the models load, not after)."""
+    import socket
+
+    if not port:
+        return False
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False  # an address that does not resolve: the server's own error says so
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError:
+            return True
+    return False
 
 
 def _fail(message: str, code: int = 1):
@@ -160,6 +195,8 @@ def ask(
         signal.signal(signal.SIGINT, lambda signum, frame: _exit_interrupted(err))
     try:
         code = _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err)
+    except typer.Exit as e:  # a bad setting, said already
+        code = e.exit_code
     except Exception as e:  # noqa: BLE001 - said here: stderr itself may be silenced by a load at this moment
         traceback.print_exception(e, file=err)
         code = 1
@@ -231,6 +268,8 @@ def serve(
 
     _limit_malloc_arenas()
     s = _settings(index=index, host=host, port=port)
+    if _port_taken(s.host, s.port):
+        _fail(f"port {s.port} on {s.host} is in use (another server?): choose another with --port or RAG_PORT")
     try:
         from ui.app import launch
     except ImportError as e:

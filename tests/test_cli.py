@@ -50,6 +50,30 @@ def test_rag_ask_writes_through_its_own_streams_while_a_model_load_silences_the_
     assert r.stdout == "answer\n" and r.stderr == "warning\n"
 
 
+@pytest.mark.parametrize("args,env,needle", [
+    (("search", "x", "--mode", "foo"), {}, "--mode='foo'"),
+    (("ask", "How many prisoners?"), {"RAG_TOP_K": "abc"}, "RAG_TOP_K='abc'"),
+    (("search", "x"), {"RAG_RETRIEVAL_MODE": "fuzzy"}, "RAG_RETRIEVAL_MODE='fuzzy'"),
+    (("serve", "--port", "99999"), {}, "--port=99999"),
+])
+def test_a_bad_setting_is_one_line_and_exit_2(args, env, needle):
+    r = rag(*args, env=env)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_serve_on_a_taken_port_says_so_before_loading_anything(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = rag("serve", "--index", str(tmp_path / "nothing-here"), "--port", str(port), timeout=60)
+    assert r.returncode == 1 and f"port {port} on 127.0.0.1 is in use" in r.stderr and "--port" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_missing_corpus_is_a_clear_error(tmp_path):
     r = rag("index", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"))
     assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
