@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 import traceback
 from pathlib import Path
@@ -26,6 +27,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index folder (env RAG_INDEX; default index/).")]
 TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve (env RAG_TOP_K).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+def _n(count: int, noun: str) -> str:
+    """"1 article", "2 articles"."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 FLAGS = {"retrieval_mode": "--mode"}  # settings whose flag is not their name
@@ -109,11 +115,12 @@ def index(
     for w in r.warnings:
         typer.secho(f"warning: {w}", err=True, fg=typer.colors.YELLOW)
     if r.unchanged:
-        typer.echo(f"index {r.index_dir}/ is up to date: {r.n_docs} articles, {r.n_chunks} chunks ({r.seconds:.1f} s)")
+        typer.echo(f"index {r.index_dir}/ is up to date: {_n(r.n_docs, 'article')}, {_n(r.n_chunks, 'chunk')} "
+                   f"({r.seconds:.1f} s)")
         return
     typer.echo(
-        f"indexed {r.n_docs} articles into {r.n_chunks} chunks in {r.seconds:.1f} s "
-        f"({r.chunks_per_s:.1f} chunks/s); {r.n_sentences} sentences, embedded {r.embedded} in {r.embed_seconds:.1f} s, "
+        f"indexed {_n(r.n_docs, 'article')} into {_n(r.n_chunks, 'chunk')} in {r.seconds:.1f} s "
+        f"({r.chunks_per_s:.1f} chunks/s); {_n(r.n_sentences, 'sentence')}, embedded {r.embedded} in {r.embed_seconds:.1f} s, "
         f"reused {r.reused}; "
         f"{len(r.changed_docs)} new or changed, {len(r.removed_docs)} removed; FAISS {r.faiss_factory} -> {r.index_dir}/"
     )
@@ -163,7 +170,9 @@ def print_answer(ans, file=None) -> None:
         if ans.passages:
             typer.echo("\nClosest passages (they do not answer the question):", file=file)
             for h in ans.passages[:3]:
-                typer.echo(f"  - {h.chunk.title} ({h.chunk.doc_id}): {h.chunk.text[:200]}…", file=file)
+                # one line each, whitespace collapsed, cut at a word with "…" only where it was cut
+                typer.echo(f"  - {h.chunk.title} ({h.chunk.doc_id}): "
+                           f"{textwrap.shorten(h.chunk.text, 200, placeholder=' …')}", file=file)
         return
     typer.echo("\nSources:", file=file)
     for c in ans.citations:

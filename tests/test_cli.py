@@ -143,3 +143,18 @@ def test_sources_quote_a_sentence_once():
     # a remark the article already quotes keeps its own marks instead of gaining a second pair
     assert quoted("“We are ready,” he said.") == "“We are ready,” he said."
     assert quoted("'We are ready,' he said.") == "'We are ready,' he said."
+
+
+def test_abstention_lists_closest_passages_one_line_each(capsys):
+    from types import SimpleNamespace as NS
+
+    from rag.cli import print_answer
+
+    short = NS(chunk=NS(title="T", doc_id="a.txt", text="One line\nand   its   next line."))
+    long = NS(chunk=NS(title="U", doc_id="b.txt", text="word " * 100))
+    print_answer(NS(answer="I could not find the answer in the articles.", abstained=True, passages=[short, long]))
+    lines = capsys.readouterr().out.splitlines()
+    assert "  - T (a.txt): One line and its next line." in lines  # not cut, so no "…"
+    long_line = next(line for line in lines if line.startswith("  - U (b.txt): "))
+    assert long_line.endswith(" …") and len(long_line) < 230
+

@@ -155,7 +155,8 @@ def build_app(pipe, settings):
         else:
             msg = (f"Added {r.doc_id}" + (f" ({r.taken} is another article, kept as it was)" if r.taken else "")
                    + f": the index now holds {r.n_docs} articles, {r.n_chunks} chunks "
-                   f"({r.embedded} sentences embedded in {r.seconds:.1f} s). Ask about it now.")
+                   f"({r.embedded} sentence{'' if r.embedded == 1 else 's'} embedded in {r.seconds:.1f} s). "
+                   "Ask about it now.")
         return escape_markdown(msg), status_markdown(pipe)
 
     # delete_cache: Gradio keeps each upload in its own temp folder; drop those copies after an hour
