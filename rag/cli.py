@@ -246,12 +246,16 @@ def _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err) ->
         pipe.preload()  # spaCy and the LLMs load while the question is searched
         result = None
         stream = not as_json and not quiet and sys.stderr.isatty()
+        drafted = False
         for part in pipe.ask_stream(question):
             if isinstance(part, Answer):
                 result = part
             elif stream:
+                if not drafted:  # the model's words as they come; the answer below is checked and may differ
+                    typer.secho("draft, being checked: ", nl=False, file=err, dim=True, italic=True)
+                    drafted = True
                 typer.secho(part, nl=False, file=err, dim=True)
-        if stream:
+        if drafted:
             typer.echo("", file=err)
     except QuestionError as e:
         typer.secho(f"error: {e}", file=err, fg=typer.colors.RED)

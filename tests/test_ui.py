@@ -283,6 +283,8 @@ def test_browser_streams_the_answer_and_shows_cited_sources(server, browser, tmp
     assert cap.states[-1] == cap.answer_text, cap.states
     drafts = [t for t in cap.states[:-1] if t != "…"]
     assert drafts, f"no draft was streamed before the final answer: {cap.states}"
+    # ... marked as a draft: the checked answer may say something else, or refuse
+    assert all(t.startswith("Draft, being checked against the articles:") for t in drafts), drafts
     assert "[1]" in cap.sources_text and "000_aa0e348396f8f4a1.txt" in cap.sources_text
     assert "Ukraine and Russia agree to swap prisoners" in cap.sources_text
     assert any("314" in m and "swap" in m for m in cap.marked), cap.marked

@@ -36,6 +36,7 @@ EXAMPLES = (
     "Who announced the exchange?",
 )
 THINKING = "…"
+DRAFT_LABEL = "*Draft, being checked against the articles:*\n\n"
 
 
 def _theme():
@@ -108,7 +109,10 @@ def build_app(pipe, settings):
                         answer = part
                     else:
                         draft += part
-                        messages[-1] = {"role": "assistant", "content": escape_markdown(draft) or THINKING}
+                        # the model's words as they come, marked as a draft: the answer that replaces it is
+                        # checked against the passages and may differ, or be a refusal
+                        messages[-1] = {"role": "assistant", "content": DRAFT_LABEL + escape_markdown(draft)
+                                        if draft.strip() else THINKING}
                         yield messages, history, gr.skip(), gr.skip(), gr.skip()
             finally:
                 stream.close()  # releases the LLM lock even when the browser went away mid-stream
