@@ -230,6 +230,9 @@ def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
     except OSError as e:
         report.warn(f"{rel}: cannot read ({e.strerror}); skipped")
         return []
+    if not data.strip():
+        report.warn(f"{rel}: empty file; skipped")
+        return []
     if looks_binary(data):
         report.warn(f"{rel}: looks like a binary file, not text; skipped")
         return []

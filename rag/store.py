@@ -229,7 +229,15 @@ class IndexStore:
         pointer = index_dir / "CURRENT"
         if not pointer.exists():
             raise IndexMissingError(f"no index in {index_dir}/: build it with `rag index --index {index_dir}`")
-        build = index_dir / "builds" / pointer.read_text().strip()
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise IndexCorruptError(f"index {index_dir}/: its CURRENT file is unreadable ({e}): "
+                                    f"run `rag index --index {index_dir} --rebuild`") from e
+        if not name or "/" in name or name in (".", ".."):
+            raise IndexCorruptError(f"index {index_dir}/: its CURRENT file names no build ({name!r}): "
+                                    f"run `rag index --index {index_dir} --rebuild`")
+        build = index_dir / "builds" / name
         if not build.is_dir():
             raise IndexCorruptError(
                 f"index {index_dir}/ points to a missing build ({build.name}): run `rag index --index {index_dir} --rebuild`"

@@ -42,6 +42,8 @@ def test_empty_whitespace_and_binary_files_are_skipped_with_named_warnings(tmp_p
     text = "\n".join(report.warnings)
     for name in ("empty.txt", "blank.txt", "headline_only.txt", "binary.txt"):
         assert name in text
+    assert "empty.txt: empty file; skipped" in text and "blank.txt: empty file; skipped" in text
+    assert "headline_only.txt: empty article (no text after the headline)" in text
 
 
 def test_html_drops_scripts_and_styles():

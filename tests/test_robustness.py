@@ -276,6 +276,15 @@ def test_deleted_build_folder_says_rebuild(built, hash_embedder):
     assert_answers_314(built, hash_embedder)
 
 
+@pytest.mark.parametrize("pointer", [b"", b"\n", b"../..", b"\xff\xfe"])
+def test_empty_or_garbled_current_file_says_so_and_rag_index_repairs_it(built, hash_embedder, pointer):
+    (built.index / "CURRENT").write_bytes(pointer)
+    with pytest.raises(IndexCorruptError, match=r"CURRENT file .*rag index --index .* --rebuild"):
+        IndexStore.load(built.index)
+    build_index(built, hash_embedder, progress=False)
+    assert_answers_314(built, hash_embedder)
+
+
 def test_manifest_from_another_embedding_model_is_refused_and_the_index_kept(built, hash_embedder):
     from rag.embedding import HashEmbedder
 
