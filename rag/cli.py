@@ -287,9 +287,11 @@ def serve(
         from ui.app import launch
     except ImportError as e:
         _fail(f"the chat app is not available ({e})")
+    from rag.llm import LLMUnavailable
+
     try:
         launch(s)
-    except IndexError_ as e:
+    except (IndexError_, LLMUnavailable) as e:
         _fail(str(e))
 
 

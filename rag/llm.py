@@ -674,6 +674,9 @@ def make_scorer(settings) -> LikelihoodScorer | None:
 def make_generator(settings) -> Generator:
     if settings.llm_url:
         return OpenAIHTTPGenerator(settings.llm_url, settings.llm_model, settings.llm_temperature, settings.llm_seed)
+    if not Path(settings.llm_path).is_file():  # said now, not only when an answer first needs the model
+        raise LLMUnavailable(f"LLM file {settings.llm_path} does not exist; set RAG_LLM_PATH (or --llm-path) to a "
+                             "GGUF file, or RAG_LLM_URL to an OpenAI-compatible server")
     return LlamaCppGenerator(settings.llm_path, settings.llm_ctx, settings.llm_threads,
                              settings.llm_temperature, settings.llm_seed, eight_bit=runs_eight_bit(settings))
 

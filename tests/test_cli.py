@@ -132,6 +132,11 @@ def test_index_search_ask_end_to_end(tmp_path):
 
     r = rag("ask", "How many prisoners were swapped?", "--index", idx, env={"RAG_LLM_PATH": str(tmp_path / "no.gguf")})
     assert r.returncode == 1 and "no.gguf" in r.stderr and "RAG_LLM_PATH" in r.stderr
+    # said even when the answer would need no model (an early abstention), and by rag serve before it starts
+    r = rag("ask", "What is the capital of France?", "--index", idx, "--llm-path", str(tmp_path / "no.gguf"))
+    assert r.returncode == 1 and "no.gguf" in r.stderr and "Traceback" not in r.stderr
+    r = rag("serve", "--index", idx, "--port", "0", env={"RAG_LLM_PATH": str(tmp_path / "no.gguf")}, timeout=120)
+    assert r.returncode == 1 and "no.gguf" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = rag("ask", "How many prisoners were swapped?", "--index", idx, env={"RAG_SCORER_PATH": str(tmp_path / "sc.gguf")})
     assert r.returncode == 1 and "sc.gguf" in r.stderr and "RAG_SCORER_PATH" in r.stderr
 
