@@ -594,7 +594,13 @@ class OpenAIHTTPGenerator:
     """Streams chat completions from ``{url}/chat/completions`` (server-sent events)."""
 
     def __init__(self, url: str, model: str = "default", temperature: float = 0.0, seed: int = 0, timeout: float = 120):
-        self.url = url.rstrip("/")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise LLMUnavailable(f"RAG_LLM_URL (--llm-url) {url!r} is not an http(s) address; "
+                                 "give the server's, e.g. http://127.0.0.1:8080/v1")
+        self.url = url.strip().rstrip("/")
         if not self.url.endswith("/v1"):
             self.url += "/v1"
         self.name = f"{model} @ {self.url}"

@@ -67,3 +67,10 @@ def test_unreachable_server_is_a_clear_error():
     gen = OpenAIHTTPGenerator(f"http://127.0.0.1:{free_port()}/v1")
     with pytest.raises(LLMUnavailable, match="RAG_LLM_URL"):
         list(gen.stream([{"role": "user", "content": "hi"}], max_tokens=4))
+
+
+@pytest.mark.parametrize("url", ["not a url", "127.0.0.1:8080", "ftp://host/v1", "http://"])
+def test_an_address_that_is_not_http_is_refused_at_once(url):
+    with pytest.raises(LLMUnavailable, match="not an http"):
+        OpenAIHTTPGenerator(url)
+    assert OpenAIHTTPGenerator(" http://127.0.0.1:8080/ ").url == "http://127.0.0.1:8080/v1"
