@@ -120,9 +120,9 @@ def index(
         return
     typer.echo(
         f"indexed {_n(r.n_docs, 'article')} into {_n(r.n_chunks, 'chunk')} in {r.seconds:.1f} s "
-        f"({r.chunks_per_s:.1f} chunks/s); {_n(r.n_sentences, 'sentence')}, embedded {r.embedded} in {r.embed_seconds:.1f} s, "
-        f"reused {r.reused}; "
-        f"{len(r.changed_docs)} new or changed, {len(r.removed_docs)} removed; FAISS {r.faiss_factory} -> {r.index_dir}/"
+        f"({r.chunks_per_s:.1f} chunks/s); {_n(r.n_sentences, 'sentence')}, embedded {r.embedded:,} distinct in {r.embed_seconds:.1f} s, "
+        f"reused {r.reused:,}; "
+        f"{len(r.changed_docs):,} new or changed, {len(r.removed_docs):,} removed; FAISS {r.faiss_factory} -> {r.index_dir}/"
     )
 
 
