@@ -56,22 +56,22 @@ def _settings(**overrides):
 
 
 def _port_taken(host: str, port: int) -> bool:
-    """Whether something already listens on host:port (checked before the models load, not after)."""
+    """Whether something already listens on host:port (checked before the models load, not after). Only "address
+    in use" counts: any other trouble binding (a privileged port, an address this machine lacks) is left for the
+    server's own start to report."""
+    import errno
     import socket
 
     if not port:
         return False
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as the server (uvicorn) chooses it
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return False  # an address that does not resolve: the server's own error says so
-    family, _, _, _, addr = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(addr)
-        except OSError:
-            return True
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no conflict
+            sock.bind((host, port))
+    except OSError as e:
+        return e.errno == errno.EADDRINUSE
     return False
 
 
@@ -162,6 +162,15 @@ def search(
         typer.echo(f"    {h.chunk.text}\n")
 
 
+def _one_line(text: str, width: int = 200) -> str:
+    """Whitespace collapsed, cut at a word with " …" only where it was cut (mid-word in a text without spaces)."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    cut = textwrap.shorten(flat, width, placeholder=" …")
+    return cut if cut.strip() != "…" else flat[:width - 1] + "…"
+
+
 def print_answer(ans, file=None) -> None:
     from rag.text import quoted
 
@@ -170,9 +179,7 @@ def print_answer(ans, file=None) -> None:
         if ans.passages:
             typer.echo("\nClosest passages (they do not answer the question):", file=file)
             for h in ans.passages[:3]:
-                # one line each, whitespace collapsed, cut at a word with "…" only where it was cut
-                typer.echo(f"  - {h.chunk.title} ({h.chunk.doc_id}): "
-                           f"{textwrap.shorten(h.chunk.text, 200, placeholder=' …')}", file=file)
+                typer.echo(f"  - {h.chunk.title} ({h.chunk.doc_id}): {_one_line(h.chunk.text)}", file=file)
         return
     typer.echo("\nSources:", file=file)
     for c in ans.citations:

@@ -230,23 +230,24 @@ def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
     except OSError as e:
         report.warn(f"{rel}: cannot read ({e.strerror}); skipped")
         return []
-    if not data.strip():
-        report.warn(f"{rel}: empty file; skipped")
-        return []
     if looks_binary(data):
         report.warn(f"{rel}: looks like a binary file, not text; skipped")
         return []
     text, encoding = decode_with(data)
+    if not text.strip():  # no bytes, or only whitespace (a BOM, no-break spaces)
+        report.warn(f"{rel}: empty file; skipped")
+        return []
     if encoding != "utf-8-sig":  # indexed all the same; the user may want to check its accented letters
         report.warn(f"{rel}: not UTF-8; read as {'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}")
     suffix = path.suffix.lower()
+    said = len(report.warnings)  # what this file's records say, apart from its encoding
     if suffix in (".json", ".jsonl"):
         raws = _records_from_json(path, text, report, rel)
     elif suffix in (".html", ".htm"):
         raws = [("", html_to_text(text))]
     else:
         raws = [("", text)]
-    if not raws and not any(w.startswith(rel) for w in report.warnings):
+    if not raws and not any(w.startswith(rel) for w in report.warnings[said:]):
         report.warn(f"{rel}: no articles in this file; skipped")
     docs = []
     for sub, raw in raws:

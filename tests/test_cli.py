@@ -163,3 +163,27 @@ def test_abstention_lists_closest_passages_one_line_each(capsys):
     long_line = next(line for line in lines if line.startswith("  - U (b.txt): "))
     assert long_line.endswith(" …") and len(long_line) < 230
 
+
+def test_a_text_without_spaces_is_cut_not_dropped():
+    from rag.cli import _one_line
+
+    assert _one_line("今日は" * 100) == ("今日は" * 100)[:199] + "…"
+    assert _one_line("x" * 300) == "x" * 199 + "…"
+    assert _one_line("short\n\ntext") == "short text"
+
+
+def test_only_a_port_in_use_counts_as_taken():
+    import socket
+
+    from rag.cli import _port_taken
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert _port_taken("127.0.0.1", port)
+        assert _port_taken("0.0.0.0", port)  # every address includes the one in use
+    assert not _port_taken("127.0.0.1", port)  # free again
+    assert not _port_taken("192.0.2.1", port)  # an address this machine lacks: the server's own start says so
+    assert not _port_taken("127.0.0.1", 0)
+

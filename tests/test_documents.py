@@ -46,6 +46,16 @@ def test_empty_whitespace_and_binary_files_are_skipped_with_named_warnings(tmp_p
     assert "headline_only.txt: empty article (no text after the headline)" in text
 
 
+def test_bom_only_file_is_empty_and_a_non_utf8_json_without_articles_says_why(tmp_path):
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf \xc2\xa0\n")
+    (tmp_path / "old.json").write_bytes('{"note": "caf\xe9"}'.encode("latin-1"))
+    text = "\n".join(load_corpus(tmp_path).warnings)
+    assert "bom.txt: empty file; skipped" in text
+    # the encoding's warning is not the only one: the file is also named with why it holds no article
+    assert "old.json: not UTF-8" in text
+    assert any(w.startswith("old.json") and "UTF-8" not in w for w in text.splitlines()), text
+
+
 def test_html_drops_scripts_and_styles():
     text = html_to_text("<html><head><title>T</title><style>p{}</style></head><body><script>alert(1)</script>"
                         "<p>Visible &amp; kept.</p></body></html>")

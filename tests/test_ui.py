@@ -83,6 +83,8 @@ def test_sources_html_lists_citations_or_marks_abstention():
     ("évènement.txt", "évènement.txt"),
     ("статья.txt", "статья.txt"),
     ("новость (1).txt", "новость_1.txt"),
+    ("हिन्दी समाचार.txt", "हिन्दी_समाचार.txt"),  # the vowel signs are marks, kept with their letters
+    ("\u0301\u0301x.txt", "x.txt"),
     ("...", "article"),
 ])
 def test_safe_filename(name, expected):
@@ -145,7 +147,7 @@ def test_upload_never_replaces_or_removes_another_article(hash_pipeline, tmp_pat
     assert {"uploads/article.txt", "uploads/article-2.txt"} <= set(pipe.store.manifest["documents"])
     # a copy of an article the index holds, under a taken name: refused, and the article with that name stays
     seed = next(SEEDS.glob("*.txt"))
-    with pytest.raises(UploadError, match="nothing was added"):
+    with pytest.raises(UploadError, match="which the index already holds; nothing was added"):
         up.add(seed, "article.txt")
     assert (uploads / "article.txt").read_text() == UPLOAD_ARTICLE
     assert sorted(p.name for p in uploads.iterdir()) == ["article-2.txt", "article.txt"]
@@ -154,6 +156,39 @@ def test_upload_never_replaces_or_removes_another_article(hash_pipeline, tmp_pat
     third = tmp_path / "c.txt"
     third.write_text("Ferry timetable changes\nThe island ferry will sail twice a day from March, the operator said.\n")
     assert up.add(third, "статья.txt").doc_id == "uploads/статья.txt"
+
+
+def _respond_of(pipe):
+    """The chat's answer handler and its outputs, taken from the real app (no server, no browser)."""
+    from ui.app import build_app
+
+    demo = build_app(pipe, pipe.settings)
+    fn = next(f for f in demo.fns.values() if f.name == "respond")
+    return fn.fn, fn.outputs
+
+
+@pytest.mark.parametrize("break_it", ["pipeline", "rendering", "early"])
+def test_chat_controls_are_enabled_again_whatever_fails(hash_pipeline, monkeypatch, break_it):
+    import ui.app
+
+    pipe = hash_pipeline
+    respond, outputs = _respond_of(pipe)
+    if break_it == "pipeline":
+        def broken(question, history=()):
+            yield "a draft"
+            raise RuntimeError("the model crashed")
+        monkeypatch.setattr(pipe, "ask_stream", broken)
+    elif break_it == "rendering":
+        monkeypatch.setattr(ui.app, "_answer_markdown", lambda answer: 1 / 0)
+    else:  # before the handler's own error reporting starts
+        monkeypatch.setattr(ui.app, "escape_markdown", lambda text: 1 / 0)
+    steps = list(respond("How many prisoners were swapped?", [], []))
+    assert all(len(step) == len(outputs) for step in steps)
+    last = steps[-1]
+    enabled = [x for x in last if isinstance(x, dict) and "interactive" in x]
+    assert len(enabled) == 1 + 2 + len(ui.app.EXAMPLES) and all(u["interactive"] is True for u in enabled)
+    shown = " ".join(str(x) for step in steps for x in step)
+    assert "Sorry, this question failed" in shown
 
 
 def test_upload_refuses_wrong_type_and_too_big(hash_pipeline, tmp_path):

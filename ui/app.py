@@ -19,6 +19,7 @@ object out::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -78,23 +79,35 @@ def build_app(pipe, settings):
     def locked():
         return (gr.update(interactive=False),) * (1 + len(controls))
 
+    def unlocked():
+        return (gr.update(interactive=True),) * (1 + len(controls))
+
     def respond(question, messages, history):
-        """``answer_turn``, then the page's question box and buttons enabled again (``lock`` disabled them).
+        """``answer_turn``, then the page's question box and buttons enabled again (``locked`` disabled them).
 
         One answer at a time per page: a second question sent meanwhile (Enter, Ask or an example) would
         start from the chat as it was and overwrite the first one's answer when done, and Gradio drops a
-        second Enter or Ask on the same event without a word; now the controls say it."""
-        for out in answer_turn(question, messages, history):  # it reports its own errors in the chat
-            yield (*out, *(gr.skip(),) * len(controls))
-        yield (gr.skip(), gr.skip(), gr.update(interactive=True), gr.skip(), gr.skip(),
-               *(gr.update(interactive=True),) * len(controls))
+        second Enter or Ask on the same event without a word; now the controls say it. Whatever happens here,
+        the last yield enables them again (and ``.failure`` does where Gradio itself fails the event)."""
+        try:
+            with contextlib.closing(answer_turn(question, messages, history)) as turn:  # closed on a disconnect too
+                for out in turn:  # it reports its own errors in the chat
+                    yield (*out, *(gr.skip(),) * len(controls))
+        except Exception as e:  # noqa: BLE001 - never leave the page disabled
+            log.exception("request failed")
+            text = f"Sorry, this question failed ({type(e).__name__}: {e}). The server is still running; try again."
+            yield (gr.skip(), gr.skip(), gr.skip(), message_html(text), gr.skip(), *(gr.skip(),) * len(controls))
+        yield (gr.skip(), gr.skip(), *unlocked()[:1], gr.skip(), gr.skip(), *unlocked()[1:])
 
     def answer_turn(question, messages, history):
         """Stream the draft into the chat, then replace it with the verified answer and fill the sources."""
         messages = list(messages or [])
         history = [tuple(p) for p in (history or [])]
         question = question if isinstance(question, str) else ""
-        messages.append({"role": "user", "content": escape_markdown(question.strip()) or "(empty)"})
+        shown = question.strip()
+        if len(shown) > settings.max_question_chars:  # refused below; the chat need not hold all of it
+            shown = shown[:settings.max_question_chars] + "…"
+        messages.append({"role": "user", "content": escape_markdown(shown) or "(empty)"})
         messages.append({"role": "assistant", "content": THINKING})
         turn = sum(1 for m in messages if m.get("role") == "user")
         yield messages, history, gr.update(value="", interactive=False), message_html("Searching the articles…"), gr.skip()
@@ -118,19 +131,19 @@ def build_app(pipe, settings):
                 stream.close()  # releases the LLM lock even when the browser went away mid-stream
             if answer is None:
                 raise RuntimeError("the pipeline returned no answer")
+            # rendered here, so that a failure to render is reported like any other
+            messages[-1] = {"role": "assistant", "content": _answer_markdown(answer)}
+            final = (messages, history + [(answer.question, answer.answer)], gr.skip(), sources_html(answer, turn),
+                     status_markdown(pipe))
         except QuestionError as e:
             messages[-1] = {"role": "assistant", "content": escape_markdown(str(e))}
-            yield messages, history, gr.skip(), message_html(str(e), turn), gr.skip()
-            return
+            final = (messages, history, gr.skip(), message_html(str(e), turn), gr.skip())
         except Exception as e:  # noqa: BLE001 - one failed request must not take the server down
             log.exception("request failed")
             text = f"Sorry, this question failed ({type(e).__name__}: {e}). The server is still running; try again."
             messages[-1] = {"role": "assistant", "content": escape_markdown(text)}
-            yield messages, history, gr.skip(), message_html(text, turn), gr.skip()
-            return
-        messages[-1] = {"role": "assistant", "content": _answer_markdown(answer)}
-        history.append((answer.question, answer.answer))
-        yield messages, history, gr.skip(), sources_html(answer, turn), status_markdown(pipe)
+            final = (messages, history, gr.skip(), message_html(text, turn), gr.skip())
+        yield final
 
     def ask_api(question: str) -> dict:
         """Answer a question from the articles; returns the same JSON object as `rag ask --json`."""
@@ -194,14 +207,19 @@ def build_app(pipe, settings):
         common = dict(outputs=outputs, api_visibility="private", concurrency_id="answer", concurrency_limit=2)
         # the controls are disabled at once in the browser's request (no queue), before the answer waits its turn
         lock = dict(outputs=[question, *controls], queue=False, api_visibility="private")
-        question.submit(locked, None, **lock).then(respond, [question, chat, history_state], **common)
-        send.click(locked, None, **lock).then(respond, [question, chat, history_state], **common)
+        answers = [question.submit(locked, None, **lock).then(respond, [question, chat, history_state], **common),
+                   send.click(locked, None, **lock).then(respond, [question, chat, history_state], **common)]
         for b, q in zip(example_buttons, EXAMPLES):
-            b.click(lambda q=q: (gr.update(value=q, interactive=False), *locked()[1:]), None, **lock).then(respond, [question, chat, history_state], **common)
+            answers.append(b.click(lambda q=q: (gr.update(value=q, interactive=False), *locked()[1:]), None, **lock)
+                           .then(respond, [question, chat, history_state], **common))
+        for a in answers:  # an event Gradio itself fails (the queue full, an output it cannot send) ends unlocked
+            a.failure(unlocked, None, **lock)
         clear.click(lambda: ([], [], empty_sources_html()), None, [chat, history_state, sources],
                     queue=False, api_visibility="private")
-        chat.clear(lambda: ([], empty_sources_html()), None, [history_state, sources], queue=False,
-                   api_visibility="private")  # the chat's own trash button also forgets the conversation
+        # the chat's own trash button stays usable: it stops an answer being written (which would write the
+        # conversation back when done), forgets the conversation and enables the controls again
+        chat.clear(lambda: ([], empty_sources_html(), *unlocked()), None, [history_state, sources, question, *controls],
+                   queue=False, api_visibility="private", cancels=answers)
         upload.upload(add_article, upload, [upload_msg, status_md], api_visibility="private",
                       concurrency_limit=1, concurrency_id="upload")
         demo.load(status, None, status_md, api_visibility="private")

@@ -42,7 +42,14 @@ def safe_filename(name: str) -> str:
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = re.sub(r"[^\w-]+", "_", stem).strip("._-")[:80] or "article"
+    # letters (with their combining marks: Devanagari, Thai), digits, "_" and "-"; anything else one "_"
+    stem = "".join(c if unicodedata.category(c)[0] in "LMN" or c in "_-" else "\0" for c in stem)
+    stem = re.sub("\0+", "_", stem).strip("._-")
+    while stem and unicodedata.category(stem[0])[0] == "M":  # a mark with no letter to sit on
+        stem = stem[1:].lstrip("._-")
+    while len(stem.encode("utf-8")) > 150:  # file names are at most 255 bytes
+        stem = stem[:-1]
+    stem = stem or "article"
     suffix = re.sub(r"[^a-z0-9]+", "", suffix.lower())[:10]
     return f"{stem}.{suffix}" if suffix else stem
 
@@ -129,7 +136,8 @@ class ArticleUploader:
                 if same:
                     raise UploadError(f"{orig_name or name} has the {same[0].split(': ', 1)[1].split(';')[0]}, "
                                       "which the index already holds; nothing was added")
+                own = [w for w in r.warnings if w.startswith(doc_id)]  # not the rest of the corpus's
                 raise UploadError(f"{orig_name or name} holds no readable sentences, so nothing was added"
-                                  + (f" ({'; '.join(r.warnings)})" if r.warnings else ""))
+                                  + (f" ({'; '.join(own)})" if own else ""))
             return UploadResult(doc_id, r.n_docs, r.n_chunks, r.embedded, r.seconds, already,
                                 f"{UPLOADS}/{name}" if stored != name else None)
