@@ -659,10 +659,13 @@ def test_the_answer_scorer_is_bundled_by_default_none_turns_it_off_and_a_path_is
     assert resolve_scorer_path("") is None and resolve_scorer_path(" None ") is None
     assert resolve_scorer_path("/models/other.gguf") == "/models/other.gguf"
     monkeypatch.setenv("RAG_SCORER_PATH", str(tmp_path / "missing.gguf"))
-    scorer = make_scorer(Settings())
-    assert isinstance(scorer, LikelihoodScorer)
     with pytest.raises(LLMUnavailable, match="missing.gguf.*RAG_SCORER_PATH"):
-        scorer.load()
+        make_scorer(Settings())  # said at once, not when an answer first needs the scorer
+    with pytest.raises(LLMUnavailable, match="missing.gguf.*RAG_SCORER_PATH"):
+        LikelihoodScorer(str(tmp_path / "missing.gguf")).load()
+    (tmp_path / "other.gguf").write_bytes(b"GGUF")
+    monkeypatch.setenv("RAG_SCORER_PATH", str(tmp_path / "other.gguf"))
+    assert isinstance(make_scorer(Settings()), LikelihoodScorer)  # a path is taken as given
     (tmp_path / "junk.gguf").write_bytes(b"not a model")
     with pytest.raises(LLMUnavailable, match="junk.gguf"):
         LikelihoodScorer(str(tmp_path / "junk.gguf")).load()
