@@ -204,7 +204,6 @@ class LlamaCppGenerator:
         self.model_path = model_path
         self.eight_bit = eight_bit  # run it from an 8-bit copy (``eight_bit_copy``)
         self.run_path: Path | None = None  # the file loaded
-        self.name = Path(model_path).name
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 2
         self.temperature = temperature
@@ -214,6 +213,14 @@ class LlamaCppGenerator:
         self._end_ids: list[int] = []
         self._score_failures = 0
         self.lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The file's name, and whether it runs from its 8-bit copy (until loaded: whether it is meant to)."""
+        base = Path(self.model_path).name
+        if self.eight_bit and (self.run_path is None or self.run_path != Path(self.model_path)):
+            return f"{base} (run from a Q8_0 copy)"
+        return base
 
     def load(self):
         if self._llm is None:

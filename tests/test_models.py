@@ -143,6 +143,9 @@ def test_the_bundled_llm_runs_from_an_8_bit_copy_that_answers_as_the_original(re
         assert max(abs(a[0] - b[0]) for a, b in zip(eight, four)) < 0.6
         assert max(range(5), key=lambda i: eight[i][0]) == max(range(5), key=lambda i: four[i][0])
     assert original.run_path == Path(bundled_llm_path())
+    # the name the status line shows says which file runs
+    assert real_generator.name == f"{Path(bundled_llm_path()).name} (run from a Q8_0 copy)"
+    assert original.name == Path(bundled_llm_path()).name
 
 
 def test_the_8_bit_copy_is_made_once_and_a_failure_runs_the_original(tmp_path, monkeypatch, caplog):
@@ -186,6 +189,7 @@ def test_a_damaged_8_bit_copy_is_removed_and_the_original_runs(tmp_path, monkeyp
         gen.load()
     assert gen.run_path == source and not copy.exists()
     assert "cannot load the 8-bit copy" in caplog.text
+    assert gen.name == source.name  # the original runs, and the status line says so
     assert eight_bit_copy(source) == copy and copy.stat().st_size > 100_000_000  # made again next time
 
 
