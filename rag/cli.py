@@ -80,6 +80,15 @@ def _fail(message: str, code: int = 1):
     raise typer.Exit(code)
 
 
+def _index_problem(e: Exception, s) -> str:
+    """An index error's message; where it says to run ``rag index`` and this folder has no ``seeds/`` (or
+    whatever ``RAG_CORPUS`` names), it adds that the articles' folder must be given: the command alone would fail."""
+    message = str(e)
+    if "rag index" in message and not Path(s.corpus).is_dir():
+        message += f" (add --corpus and your articles' folder: there is no {s.corpus}/ in {Path.cwd()})"
+    return message
+
+
 def _terminate_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -148,7 +157,7 @@ def search(
     except QuestionError as e:
         _fail(str(e), 2)
     except IndexError_ as e:
-        _fail(str(e))
+        _fail(_index_problem(e, s))
     hits = Retriever.from_settings(store, emb, s).search(query, s.top_k)
     if as_json:
         typer.echo(json.dumps({"query": query, "mode": s.retrieval_mode, "hits": [h.to_dict() for h in hits]},
@@ -268,7 +277,7 @@ def _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err) ->
         typer.secho(f"error: {e}", file=err, fg=typer.colors.RED)
         return 2
     except (IndexError_, LLMUnavailable, RuntimeError) as e:
-        typer.secho(f"error: {e}", file=err, fg=typer.colors.RED)
+        typer.secho(f"error: {_index_problem(e, s)}", file=err, fg=typer.colors.RED)
         return 1
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), file=out)
@@ -299,7 +308,7 @@ def serve(
     try:
         launch(s)
     except (IndexError_, LLMUnavailable) as e:
-        _fail(str(e))
+        _fail(_index_problem(e, s))
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:

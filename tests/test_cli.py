@@ -31,6 +31,17 @@ def test_missing_index_says_to_run_rag_index(tmp_path):
     assert "rag index" in r.stderr and "Traceback" not in r.stderr
     r = rag("search", "prisoners", "--index", str(tmp_path / "nothing"))
     assert r.returncode == 1 and "rag index" in r.stderr
+    assert "--corpus" not in r.stderr  # seeds/ is here: `rag index` alone works
+
+
+def test_missing_index_elsewhere_says_to_name_the_articles_folder(tmp_path):
+    """From a folder without seeds/, `rag index --index DIR` alone would fail: the message says to add --corpus."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("RAG_CORPUS", None)
+    r = subprocess.run([sys.executable, "-m", "rag", "ask", "How many prisoners were swapped?"], capture_output=True,
+                       text=True, cwd=tmp_path, env=env, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "rag index" in r.stderr and "--corpus" in r.stderr and str(tmp_path) in r.stderr
 
 
 def test_rag_ask_writes_through_its_own_streams_while_a_model_load_silences_the_process():
