@@ -60,6 +60,10 @@ class SentenceTransformerEmbedder:
                 try:
                     with torch_import_lock():
                         from sentence_transformers import SentenceTransformer
+                        from transformers.utils import logging as transformers_logging
+                    # transformers draws a "Loading weights" bar for a load that takes a tenth of a second; it
+                    # would print even under `rag index --quiet`, and between the build's own bars
+                    transformers_logging.disable_progress_bar()
                     self._model = SentenceTransformer(self.name_or_path, device="cpu", local_files_only=True)
                 except Exception as e:  # noqa: BLE001 - rewrap with what the user can do about it
                     raise RuntimeError(

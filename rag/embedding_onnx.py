@@ -65,7 +65,9 @@ def export_onnx(name_or_path: str, out_dir: Path, quantize: bool = False) -> Pat
     with torch_import_lock():
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would print under `rag index --quiet`
     model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
     model.train(False)  # inference mode: no dropout in the traced graph
     tokenizer = model.tokenizer
