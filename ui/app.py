@@ -150,11 +150,11 @@ def build_app(pipe, settings):
         reload_or_keep_serving(pipe)
         try:
             return pipe.ask(question).to_dict()
-        except QuestionError as e:
-            raise gr.Error(str(e)) from e
+        except QuestionError as e:  # the caller's mistake, told to the caller: no traceback in the server's log
+            raise gr.Error(str(e), print_exception=False) from e
         except Exception as e:  # noqa: BLE001
-            log.exception("api request failed")
-            raise gr.Error(f"{type(e).__name__}: {e}") from e
+            log.exception("api request failed")  # the traceback, once (Gradio would print it again)
+            raise gr.Error(f"{type(e).__name__}: {e}", print_exception=False) from e
 
     def add_article(file):
         if not file:
