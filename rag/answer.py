@@ -338,6 +338,7 @@ class Pipeline:
             named = bool(set(labels) & NAME_TYPES)
             candidates = [c for c in candidates
                           if measures(c.text, question) and not (numeric and _restates_number(c.text, question))
+                          and in_asked_currency(evidence[c.evidence].text, c.start, c.end, question)
                           and (_close_to_question(evidence[c.evidence]) or (
                               c.features["counted_noun"] and evidence[c.evidence].coverage >= self.settings.min_coverage))
                           and (c.features["type_match"] or labels[0] in SOFT_TYPES
@@ -511,6 +512,7 @@ class Pipeline:
                           for a, b, lab in self._entities(e.text, labels)
                           if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
                           and not (numeric and _restates_number(e.text[a:b], question))
+                          and in_asked_currency(e.text, a, b, question)
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2)))]
@@ -735,6 +737,43 @@ def measures(span: str, question: str) -> bool:
     if not _QUANTITY.search(span):
         return False
     return not (m.group(1).lower() in ("long", "old") and _BARE_YEAR.fullmatch(span.strip()))
+
+
+# "in dollars", "how many euros": the question names the currency the amount must be in
+_CURRENCIES = {"$": "dollar", "dollar": "dollar", "usd": "dollar", "€": "euro", "euro": "euro", "eur": "euro",
+               "£": "pound", "pound": "pound", "sterling": "pound", "gbp": "pound", "¥": "yen", "yen": "yen",
+               "yuan": "yuan", "renminbi": "yuan", "₹": "rupee", "rupee": "rupee", "₽": "rouble", "rouble": "rouble",
+               "ruble": "rouble", "franc": "franc"}
+_CURRENCY_WORD = r"(dollars?|usd|euros?|eur|pounds?|sterling|gbp|yen|yuan|renminbi|rupees?|roubles?|rubles?|francs?)"
+_ASKED_CURRENCY = re.compile(r"\b(?:in|into)\s+(?:(?:us|u\.s\.|american|australian|canadian|hong kong|new zealand|"
+                             r"swiss|british)\s+)?" + _CURRENCY_WORD + r"\b|\bhow\s+many\s+" + _CURRENCY_WORD + r"\b",
+                             re.I)
+_AMOUNT_CURRENCY = re.compile(r"([$€£¥₹₽])|\b" + _CURRENCY_WORD + r"\b", re.I)
+_CURRENCY_AFTER = re.compile(r"\s*" + _CURRENCY_WORD + r"\b", re.I)
+
+
+def _currency(name: str) -> str:
+    name = name.lower()
+    return _CURRENCIES.get(name) or _CURRENCIES.get(name.rstrip("s"), name)
+
+
+def asked_currency(question: str) -> str | None:
+    """The currency a question asks an amount in: "dollar" for "How much is the loan worth in dollars?"."""
+    m = _ASKED_CURRENCY.search(question)
+    return _currency(next(g for g in m.groups() if g)) if m else None
+
+
+def in_asked_currency(sentence: str, start: int, end: int, question: str) -> bool:
+    """False when the question asks for an amount in one currency and the span is an amount in another:
+    "€90 billion" for "How much is the loan worth in dollars?" where the sentence goes on "($106 billion)".
+    The currency is the sign just before the span or in it, or a currency's name in it or just after it
+    ("52m euros"); a span with none (a count, a name) is left to the other checks."""
+    asked = asked_currency(question)
+    if asked is None:
+        return True
+    after = _CURRENCY_AFTER.match(sentence, end)
+    m = _AMOUNT_CURRENCY.search(sentence[max(0, start - 1):start] + sentence[start:end] + (after.group() if after else ""))
+    return m is None or _currency(m.group(1) or m.group(2)) == asked
 
 
 def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str],

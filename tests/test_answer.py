@@ -707,3 +707,31 @@ def test_a_number_chosen_as_the_answer_keeps_its_currency_sign(sentence, span, s
     from rag.answer import _with_currency
 
     assert _with_currency(sentence, sentence.index(span), span) == shown
+
+
+@pytest.mark.parametrize("sentence, span, question, ok", [
+    ("Kyiv gets a €90 billion ($106 billion) loan.", "€90 billion", "How much is the loan worth in dollars?", False),
+    ("Kyiv gets a €90 billion ($106 billion) loan.", "90 billion", "How much is the loan worth in dollars?", False),
+    ("Kyiv gets a €90 billion ($106 billion) loan.", "106 billion", "How much is the loan worth in dollars?", True),
+    ("Kyiv gets a €90 billion ($106 billion) loan.", "€90 billion", "How much is the loan worth?", True),  # none asked
+    ("Fraud cost £38.5m (52m euros) in 2003.", "52m", "How much did fraud cost in euros?", True),       # the name after
+    ("Fraud cost £38.5m (52m euros) in 2003.", "£38.5m", "How many euros did fraud cost?", False),
+    ("Fraud cost £38.5m (52m euros) in 2003.", "2003", "How much did fraud cost in euros?", True),      # no currency
+    ("It paid $5m to Kyiv.", "Kyiv", "How much did it pay in pounds?", True),  # a name: the type checks judge it
+])
+def test_an_amount_asked_in_one_currency_is_not_answered_in_another(sentence, span, question, ok):
+    from rag.answer import in_asked_currency
+
+    assert in_asked_currency(sentence, sentence.index(span), sentence.index(span) + len(span), question) is ok
+
+
+def test_the_draft_amount_in_the_wrong_currency_is_replaced_by_the_asked_one(tmp_path, settings, hash_embedder):
+    """The model copies the first amount ("€90 billion"); the question asks in dollars, which the same
+    sentence gives: the answer is the dollar amount, cited to that sentence."""
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "loan.txt": "EU agrees loan for Kyiv\nThis week European Union member states agreed on a framework for "
+                    "how to provide Kyiv with a €90 billion ($106 billion) loan. The talks ran late.\n"})
+    question = "How much is the EU loan for Kyiv worth in dollars?"
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["€90 billion [1]"])).ask(question)
+    assert not ans.abstained and "106 billion" in ans.answer and "90" not in ans.answer, (ans.answer, ans.notes)
+    assert "$106 billion" in ans.citations[0].quote
