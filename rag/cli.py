@@ -222,6 +222,10 @@ def ask(
         code = _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err)
     except typer.Exit as e:  # a bad setting, said already
         code = e.exit_code
+    except BrokenPipeError:  # `rag ask ... | head`: the reader has gone, and with it whom to tell
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # what is still buffered goes nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        code = 1  # as click's own commands exit when their reader goes
     except Exception as e:  # noqa: BLE001 - said here: stderr itself may be silenced by a load at this moment
         traceback.print_exception(e, file=err)
         code = 1

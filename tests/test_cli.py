@@ -34,6 +34,16 @@ def test_missing_index_says_to_run_rag_index(tmp_path):
     assert "--corpus" not in r.stderr  # seeds/ is here: `rag index` alone works
 
 
+def test_an_answer_piped_to_a_reader_that_has_gone_ends_without_a_traceback():
+    """`rag ask ... | head -1`: head exits after its line, and the rest of the answer has nowhere to go."""
+    p = subprocess.Popen([sys.executable, "-m", "rag", "ask", "What is the capital of France?"], cwd=ROOT,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    p.stdout.close()  # gone before the first line
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 1 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 def test_missing_index_elsewhere_says_to_name_the_articles_folder(tmp_path):
     """From a folder without seeds/, `rag index --index DIR` alone would fail: the message says to add --corpus."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
