@@ -748,7 +748,7 @@ _CURRENCY_WORD = r"(dollars?|usd|euros?|eur|pounds?|sterling|gbp|yen|yuan|renmin
 _ASKED_CURRENCY = re.compile(r"\b(?:in|into)\s+(?:(?:us|u\.s\.|american|australian|canadian|hong kong|new zealand|"
                              r"swiss|british)\s+)?" + _CURRENCY_WORD + r"\b|\bhow\s+many\s+" + _CURRENCY_WORD + r"\b",
                              re.I)
-_AMOUNT_CURRENCY = re.compile(r"([$€£¥₹₽])|\b" + _CURRENCY_WORD + r"\b", re.I)
+_AMOUNT_CURRENCY = re.compile(r"([" + re.escape(CURRENCY_SIGNS) + r"])|\b" + _CURRENCY_WORD + r"\b", re.I)
 _CURRENCY_AFTER = re.compile(r"\s*" + _CURRENCY_WORD + r"\b", re.I)
 
 
