@@ -409,6 +409,10 @@ def typed_candidates(doc, labels) -> list[tuple[int, int, str]]:
         for m in DATE_LIKE.finditer(doc.text):
             if not any(a <= m.start() < b for a, b, _ in out):
                 out.append((m.start(), m.end(), "DATE"))
+    if labels and labels[0] in ("GPE", "LOC"):  # "Kyiv", read as a person or as nothing (rag.places)
+        from rag.places import untagged_places
+
+        out += [(a, b, "GPE") for a, b in untagged_places(doc, [(a, b) for a, b, _ in out])]
     if set(labels) & _NUMERIC:
         taken = [(a, b) for a, b, _ in out]
         for m in re.finditer(r"\d+(?:[.,]\d+)*|\b(?:once|twice|thrice)\b", doc.text, re.I):

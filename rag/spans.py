@@ -36,7 +36,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-from rag.citations import Evidence, counted_noun, counts_noun, is_acronym_of, name_runs, strip_markers
+from rag.citations import (
+    Evidence, counted_noun, counts_noun, expected_labels, is_acronym_of, name_runs, strip_markers,
+)
+from rag.places import is_place
 from rag.text import DATE_LIKE, STOPWORDS, lemma_stem, numbers_in, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,12 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
             add(i, doc, m.start(), m.end(), "CARDINAL", "number")
         for m in re.finditer(r"\b(?:once|twice|thrice)\b", doc.text, re.I):  # "won the cup twice"
             add(i, doc, m.start(), m.end(), "CARDINAL", "number")
+    labels = expected_labels(question)
+    if labels and labels[0] in ("GPE", "LOC"):
+        # a place the NER read as a person or as nothing ("Kyiv") is a place to a question that asks for one
+        for c in out.values():
+            if c.label not in labels and c.kind in ("entity", "name", "chunk") and is_place(c.text):
+                c.label = "GPE"
     return list(out.values())
 
 

