@@ -28,7 +28,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, answer_phrase, attribute_sentences, counted_noun, counts_noun, expected_labels,
+    REFUSAL, Claim, Evidence, answer_phrase, asks_who_someone_is, attribute_sentences, counted_noun, counts_noun,
+    expected_labels,
     name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
@@ -71,6 +72,30 @@ def clean_question(question: str, max_chars: int = 2000) -> str:
     if not any(ch.isalnum() for ch in question):
         raise QuestionError("The question has no words in it. Please ask about the articles in words.")
     return question
+
+
+# what points back at an earlier turn: a pronoun ("Who brokered it?", "How old is he?"), "that one", "there", or
+# an opening that continues ("And Russia?", "What about the talks?")
+_REFERS_BACK = re.compile(
+    r"^\W*(?:and|but|also|so|then|what about|how about|what else)\b"
+    r"|\b(?:it|its|it's|itself|they|them|their|theirs|themselves|he|him|his|himself|she|her|hers|herself"
+    r"|this one|that one|these|those|the same|there|then|the former|the latter|the other|next|again|instead|else)\b",
+    re.I)
+# "there" that only says something exists refers to nothing: "Are there talks?", "How many are there?"
+_EXISTENTIAL_THERE = re.compile(r"\bthere(?:'s|\s+(?:is|are|was|were|be|been|will|would|has|have|had))\b"
+                                r"|\b(?:is|are|was|were|be|been)\s+there\b", re.I)
+
+
+def refers_back(question: str) -> bool:
+    """True when a chat question leans on what was asked before it: a pronoun or "there" with nothing it
+    could stand for, an opening that continues ("And …?", "What about …?"), "next" or "again", or at most one
+    word of its own besides the question words ("Why?", "Who won?", "How many were women?"). Any other
+    question stands alone, and is answered as if it were the first: "What is the capital of Peru?" asked
+    after the swap is no question about the swap."""
+    if _REFERS_BACK.search(_EXISTENTIAL_THERE.sub(" ", question)):
+        return True
+    own = [w for w in words(question.lower()) if w not in STOPWORDS and w not in ("how", "many", "much")]
+    return len(own) <= 1
 
 
 @dataclass(frozen=True)
@@ -349,6 +374,11 @@ class Pipeline:
         candidates = [c for c in candidates if not c.features["owner_of_question"]
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
+        if asks_who_someone_is(question):
+            # "Who is Witkoff?" asks what he is, which a name, his ("Steve Witkoff") or another's ("Jared
+            # Kushner"), a place, a date or a number does not say: a phrase of no entity type does
+            candidates = [c for c in candidates if c.label is None and c.kind != "name" and not any(
+                e.start_char <= c.start and c.end <= e.end_char for e in getattr(c.doc, "ents", ()))]
         if not candidates:
             return []
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
@@ -399,6 +429,8 @@ class Pipeline:
         store = self.store
         query = question
         q_stems = question_stems(question)
+        if history and not refers_back(question):
+            history = ()  # a question that stands alone is answered as if it were the first of the conversation
         if history:  # a follow-up ("Who brokered it?") is searched together with the previous question
             prev_q = history[-1][0]
             query = f"{prev_q} {question}"
@@ -438,8 +470,8 @@ class Pipeline:
         # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
         # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
         # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
-        weak = (best.cosine + s.evidence_coverage_weight * best.coverage < s.min_evidence
-                or (missing_names and not history))
+        # (a follow-up too: "What about Peru?" is not answered from passages that never name Peru)
+        weak = best.cosine + s.evidence_coverage_weight * best.coverage < s.min_evidence or bool(missing_names)
         # a best sentence that states no fact of its own does not answer, unless it holds every word of the
         # question (``_is_fragment``)
         check_fragment = verify and not weak and best.coverage < 1.0

@@ -353,8 +353,29 @@ _NAMES_OF = (re.compile(r"\bnames of\b", re.I), ("PERSON", "ORG", "NORP", "GPE")
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 
 
+# a role names no one: "Who is Prime Minister?" asks for a person
+_TITLES = frozenset("""president prime minister chancellor secretary king queen prince princess emperor pope chief
+director mayor governor senator general captain coach chairman chairwoman chair ceo spokesman spokeswoman
+spokesperson leader head speaker ambassador envoy editor judge""".split())
+_WHO_IS = re.compile(r"^\W*who\s+(?:is|was)\s+((?:[A-Z][\w'’.-]*\s+){0,3}[A-Z][\w'’.-]*?)\s*\??\s*$", re.I)
+
+
+def asks_who_someone_is(question: str) -> str | None:
+    """The name in "Who is Steve Witkoff?": such a question asks what the person is ("Trump's special
+    envoy"), not for a name. None for any other question, and for a role ("Who is Prime Minister?")."""
+    m = _WHO_IS.match(question)
+    if not m:
+        return None
+    name = m.group(1)
+    if not all(w[0].isupper() for w in name.split()) or {w.lower() for w in name.split()} & _TITLES:
+        return None
+    return name
+
+
 def expected_labels(question: str) -> tuple[str, ...] | None:
     """spaCy entity labels the answer should carry, most likely first; None when the question does not say."""
+    if asks_who_someone_is(question):
+        return None  # a description, of no entity type
     # the question's own wh-word decides: "What sea bordered the empire when he died?" asks for no date
     first = _WH.search(question)
     if first and first.group().lower() == "when":  # "When imperialism shapes norms, what is it called?"

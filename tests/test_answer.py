@@ -220,6 +220,30 @@ def test_follow_up_uses_the_previous_question(make_pipe):
     assert "Witkoff" in follow.answer
 
 
+@pytest.mark.parametrize("question, back", [
+    ("Who brokered it?", True), ("How old is he?", True), ("And Russia?", True), ("What about the talks?", True),
+    ("Why?", True), ("Who won?", True), ("How many people live there?", True), ("What happened next?", True),
+    ("What is the capital of Peru?", False), ("Who is Jared Kushner?", False), ("Are there more talks planned?", False),
+    ("Where were the prisoner talks held?", False),
+])
+def test_a_chat_question_refers_back_only_when_it_leans_on_an_earlier_turn(question, back):
+    from rag.answer import refers_back
+
+    assert refers_back(question) is back
+
+
+def test_a_question_that_stands_alone_is_answered_as_if_it_were_the_first(make_pipe):
+    """In a chat, "What is the capital of Peru?" after the swap question got "314 [1]": the earlier question
+    joined its search and the follow-up skipped the gates. It stands alone, so it is answered alone."""
+    history = [(Q314, "314 [1]")]
+    for question in ("What is the capital of Peru?", "What about Peru?"):  # the second leans back, names Peru
+        alone = make_pipe("314 [1]").ask(question)
+        after = make_pipe("314 [1]").ask(question, history=history)
+        assert alone.abstained and after.abstained, (question, after.answer, after.notes)
+    pipe = make_pipe("314 [1]")
+    assert pipe.ask(Q314, history=[("What is the capital of Peru?", ABSTAIN_TEXT)]).answer == pipe.ask(Q314).answer
+
+
 def test_stream_yields_tokens_then_the_answer(make_pipe):
     parts = list(make_pipe("314 prisoners [1]").ask_stream(Q314))
     assert all(isinstance(p, str) for p in parts[:-1]) and len(parts) > 2

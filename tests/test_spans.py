@@ -458,3 +458,28 @@ def test_the_trainer_computes_answered_cos_as_the_pipeline_does(make_pipe, hash_
     assert trained == pytest.approx(served, abs=1e-5)
     for name in recomputed[1:]:  # the gap's context from the stored sentence and offsets; what the question asks
         assert {t: f[name] for t, f, *_ in rows[0][2]} == {c.text: c.features[name] for c in ans.spans}
+
+
+@pytest.mark.parametrize("question, name", [
+    ("Who is Jared Kushner?", "Jared Kushner"), ("who was Genghis Khan", "Genghis Khan"), ("Who is Witkoff?", "Witkoff"),
+    ("Who is Trump's special envoy?", None), ("Who is Prime Minister?", None),  # a role asks for a person
+    ("Who was Count of Melfi", None), ("Who announced the exchange?", None), ("Who is he?", None),
+])
+def test_who_is_a_name_asks_what_the_person_is(question, name):
+    from rag.citations import asks_who_someone_is, expected_labels
+
+    assert asks_who_someone_is(question) == name
+    assert (expected_labels(question) is None) is (name is not None)
+
+
+def test_who_is_a_name_is_answered_by_what_the_person_is_never_by_a_name_or_a_place(make_pipe):
+    """ "Who is Jared Kushner?" was answered "Trump" (a name the NER calls an organisation here), and "Who is
+    Witkoff?" "Jared Kushner" or "the United Arab Emirates": the likeliest spans of the sentence, of no use to
+    someone who asked what the man is. Only a phrase of no entity type may answer: "Trump’s son-in-law"."""
+    for liked in ("Jared Kushner", "Witkoff", "the United Arab Emirates", "United Arab Emirates", "Trump"):
+        pipe = make_pipe("[1]", scorer=lambda t, liked=liked: 0.0 if t == liked else (-5.0 if "son-in-law" in t
+                                                                                     else -20.0))
+        pipe.ranker = LIKELIHOOD_ONLY
+        ans = pipe.ask("Who is Jared Kushner?")
+        assert ans.answer == "Trump’s son-in-law [1]", (liked, ans.answer, ans.notes)
+        assert "son-in-law Jared Kushner" in ans.citations[0].quote
