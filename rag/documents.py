@@ -6,13 +6,14 @@ the path relative to the corpus root. Files that cannot be used (binary,
 empty, unreadable, malformed) are skipped with a warning naming the file;
 one bad file never stops a build.
 
-Cleaning only drops whole boilerplate lines (copyright, credits, a lone
+Markdown and HTML are read as the text they show. Cleaning only drops whole boilerplate lines (copyright, credits, a lone
 "Comments", rules of dashes) and collapses blank lines; it never edits the
 sentences of the article, so quotes and offsets stay faithful to the source.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import html.parser
 import json
@@ -68,8 +69,17 @@ class LoadReport:
         self.warnings.append(message)
 
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
 def decode_with(data: bytes) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (with or without BOM) first; real corpora also hold cp1252/Latin-1 files."""
+    """(text, encoding): UTF-8 (with or without BOM) first; real corpora also hold cp1252/Latin-1 files, and
+    UTF-16 with its byte-order mark (Windows Notepad's "Unicode")."""
+    if data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding), encoding
@@ -83,6 +93,11 @@ def decode_bytes(data: bytes) -> str:
 
 
 def looks_binary(data: bytes) -> bool:
+    if data.startswith(_UTF16_BOMS):  # its NUL bytes are half of each letter: judge the letters
+        codec = "utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
+        letters = data[2:8194].decode(codec, errors="replace")
+        bad = sum(1 for ch in letters if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\f\r"))
+        return bool(letters) and bad / len(letters) > 0.05
     sample = data[:8192]
     if b"\x00" in sample:
         return True
@@ -110,6 +125,8 @@ class _HTMLText(html.parser.HTMLParser):
             self._in_title = True
         if tag in self.BLOCK:
             self.parts.append("\n")
+        elif tag in ("td", "th"):  # a table's cells, apart: "Cost $4bn", not "Cost$4bn"
+            self.parts.append(" ")
 
     def handle_endtag(self, tag):
         if tag in self.SKIP and self._skip:
@@ -122,8 +139,8 @@ class _HTMLText(html.parser.HTMLParser):
     def handle_data(self, data):
         if self._in_title:
             self.title += data
-        elif not self._skip:
-            self.parts.append(data)
+        elif not self._skip:  # a line break in the markup is a space on the page; blocks make the lines
+            self.parts.append(data.replace("\r", " ").replace("\n", " "))
 
 
 def html_to_text(markup: str) -> str:
@@ -137,6 +154,30 @@ def html_to_text(markup: str) -> str:
     if title and not text.startswith(title):
         text = title + "\n" + text
     return text
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+
+def markdown_to_text(source: str) -> str:
+    """The text a Markdown article shows: "# Headline" is the headline, "**$4 billion**" is "$4 billion", a
+    link is its words, and raw HTML in it is read as an HTML page is (no scripts, no styles). A YAML front
+    matter block is not text; its ``title:``, if any, is the headline."""
+    from markdown_it import MarkdownIt
+
+    title = ""
+    m = _FRONT_MATTER.match(source.lstrip("\ufeff"))
+    if m:
+        t = re.search(r"^title:[ \t]*(.+?)[ \t]*$", m.group(1), re.M)
+        title = t.group(1).strip("'\" ") if t else ""
+        source = source.lstrip("\ufeff")[m.end():]
+    # a line break stays one, as in a .txt article: "Headline\nFirst sentence." is a headline and a body
+    md = MarkdownIt("commonmark", {"breaks": True}).enable("table")
+    md.validateLink = lambda url: True  # "[Columbus](javascript:…)" is the word Columbus; nothing is rendered
+    markup = md.render(source)
+    text = html_to_text(markup)
+    # the front matter's title is the headline when the article does not open with one of its own
+    return f"{title}\n{text}" if title and not markup.startswith("<h") else text
 
 
 def clean_article(raw: str) -> tuple[str, str, str | None]:
@@ -237,7 +278,7 @@ def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
     if not text.strip():  # no bytes, or only whitespace (a BOM, no-break spaces)
         report.warn(f"{rel}: empty file; skipped")
         return []
-    if encoding != "utf-8-sig":  # indexed all the same; the user may want to check its accented letters
+    if encoding not in ("utf-8-sig", "utf-16"):  # indexed all the same; the user may want to check its accents
         report.warn(f"{rel}: not UTF-8; read as {'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}")
     suffix = path.suffix.lower()
     said = len(report.warnings)  # what this file's records say, apart from its encoding
@@ -245,6 +286,8 @@ def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
         raws = _records_from_json(path, text, report, rel)
     elif suffix in (".html", ".htm"):
         raws = [("", html_to_text(text))]
+    elif suffix == ".md":
+        raws = [("", markdown_to_text(text))]
     else:
         raws = [("", text)]
     if not raws and not any(w.startswith(rel) for w in report.warnings[said:]):

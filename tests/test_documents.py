@@ -77,3 +77,45 @@ def test_clean_article_keeps_sentences_intact():
     title, body, _ = clean_article("Head\n\nFirst line — with a dash.\n---\nCopyright 2020 X\nSecond.\nComments")
     assert title == "Head"
     assert body == "First line — with a dash.\nSecond."
+
+
+def test_markdown_is_read_as_the_text_it_shows(tmp_path):
+    """A .md article was indexed as its markup: the headline "# Chipmaker …", "**$4 billion**", a table's
+    pipes and a <script> quoted as sources."""
+    (tmp_path / "chips.md").write_text(
+        "---\ntitle: Front matter title\ndate: 2026-11-20\n---\n"
+        "# Chipmaker to build $4 billion plant\n\n"
+        "The firm said it would build a **$4 billion** factory near [Columbus](javascript:alert(1)),\n"
+        "its *largest* yet.\n"
+        "<img src=x onerror=\"alert(2)\"><script>alert('md-script')</script>\n\n"
+        "| Item | Value |\n|---|---|\n| Jobs | 3,000 |\n")
+    (tmp_path / "plain.md").write_text("Headline like a .txt\nA first sentence.\n")
+    (tmp_path / "front.md").write_text("---\ntitle: 'Only the front matter names it'\n---\nThe text.\n")
+    docs = {d.doc_id: d for d in load_corpus(tmp_path).documents}
+    chips = docs["chips.md"]
+    assert chips.title == "Chipmaker to build $4 billion plant"
+    assert chips.text.splitlines() == ["The firm said it would build a $4 billion factory near Columbus,",
+                                       "its largest yet.", "Item Value", "Jobs 3,000"]
+    for markup in ("*", "#", "|", "script", "alert", "---", "title:"):
+        assert markup not in chips.text
+    assert (docs["plain.md"].title, docs["plain.md"].text) == ("Headline like a .txt", "A first sentence.")
+    assert (docs["front.md"].title, docs["front.md"].text) == ("Only the front matter names it", "The text.")
+
+
+def test_html_line_breaks_in_the_markup_are_spaces_and_table_cells_stay_apart():
+    text = html_to_text("<p>The plant will\ncost $4bn.</p><table><tr><td>Cost</td><td>$4bn</td></tr></table>")
+    assert text.splitlines() == ["The plant will cost $4bn.", "Cost $4bn"]
+
+
+def test_utf16_with_a_byte_order_mark_is_text_not_binary(tmp_path):
+    """Windows Notepad's "Unicode" is UTF-16 with a BOM; its NUL bytes made it "a binary file"."""
+    (tmp_path / "le.txt").write_bytes(b"\xff\xfe" + "Solar farm opens\nThe farm near Sevilla has 400 panels.\n"
+                                      .encode("utf-16-le"))
+    (tmp_path / "be.txt").write_bytes(b"\xfe\xff" + "Wind farm opens\nThe farm near Valdivia has 40 turbines.\n"
+                                      .encode("utf-16-be"))
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe" + b"\x00\x01\x02\x00" * 64)  # a BOM before binary stays binary
+    report = load_corpus(tmp_path)
+    assert [(d.doc_id, d.title, d.text) for d in report.documents] == [
+        ("be.txt", "Wind farm opens", "The farm near Valdivia has 40 turbines."),
+        ("le.txt", "Solar farm opens", "The farm near Sevilla has 400 panels.")]
+    assert report.warnings == ["bad.txt: looks like a binary file, not text; skipped"]
