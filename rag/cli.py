@@ -246,6 +246,22 @@ def _exit_interrupted(err):
     os._exit(130)
 
 
+def _erase_from_terminal(text: str, stream) -> None:
+    """Erase ``text``, just written to the terminal ``stream``, by its rows at the terminal's width."""
+    from rich.cells import cell_len
+
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = 0
+    if columns <= 0:  # a terminal that does not say its width: the draft stays, the answer under it
+        stream.write("\n")
+        return
+    rows = sum(max(1, -(-cell_len(line) // columns)) for line in text.split("\n"))
+    stream.write("\r" + "\x1b[1A" * (rows - 1) + "\x1b[J")
+    stream.flush()
+
+
 def _own_stream(stream):
     """A text stream over a duplicate of ``stream``'s file descriptor (``stream`` itself when it has none)."""
     try:
@@ -266,17 +282,18 @@ def _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err) ->
         pipe.preload()  # spaCy and the LLMs load while the question is searched
         result = None
         stream = not as_json and not quiet and sys.stderr.isatty()
-        drafted = False
+        drafted = ""
         for part in pipe.ask_stream(question):
             if isinstance(part, Answer):
                 result = part
             elif stream:
                 if not drafted:  # the model's words as they come; the answer below is checked and may differ
-                    typer.secho("draft, being checked: ", nl=False, file=err, dim=True, italic=True)
-                    drafted = True
+                    drafted = "draft, being checked: "
+                    typer.secho(drafted, nl=False, file=err, dim=True, italic=True)
+                drafted += part
                 typer.secho(part, nl=False, file=err, dim=True)
-        if drafted:
-            typer.echo("", file=err)
+        if drafted:  # the checked answer replaces it: a refused or corrected draft does not stay on screen
+            _erase_from_terminal(drafted, err)
     except QuestionError as e:
         typer.secho(f"error: {e}", file=err, fg=typer.colors.RED)
         return 2

@@ -208,3 +208,25 @@ def test_only_a_port_in_use_counts_as_taken():
     assert not _port_taken("192.0.2.1", port)  # an address this machine lacks: the server's own start says so
     assert not _port_taken("127.0.0.1", 0)
 
+
+
+def test_the_draft_is_erased_from_the_terminal_by_its_rows(tmp_path):
+    """`rag ask` in a terminal streams the model's draft, then prints the checked answer: the draft ("Jared
+    Kushner is a former US President …", refused) stayed on screen above it. It is erased by as many rows as
+    it took at the terminal's width; where there is no terminal width it stays, and the answer goes under it."""
+    import fcntl
+    import struct
+    import termios
+
+    from rag.cli import _erase_from_terminal
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))  # 24 rows of 40 columns
+    with os.fdopen(slave, "w") as tty:
+        _erase_from_terminal("draft, being checked: " + "x" * 78 + "\nsecond line", tty)  # 100 chars + a line
+    written = os.read(master, 1000).decode()
+    os.close(master)
+    assert written == "\r" + "\x1b[1A" * 3 + "\x1b[J"  # rows 1-3 and the second line's: up three, clear down
+    with open(tmp_path / "log", "w") as not_a_tty:
+        _erase_from_terminal("draft, being checked: 314", not_a_tty)
+    assert (tmp_path / "log").read_text() == "\n"
