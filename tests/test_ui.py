@@ -191,6 +191,36 @@ def test_chat_controls_are_enabled_again_whatever_fails(hash_pipeline, monkeypat
     assert "Sorry, this question failed" in shown
 
 
+def test_an_empty_question_leaves_the_conversation_and_its_sources_as_they_were(hash_pipeline):
+    """An empty Ask added "(empty)" and "Please type a question." to the chat, once per click, and replaced the
+    last answer's sources with the message: now a warning beside the box says it, and nothing else changes."""
+    import gradio as gr
+
+    respond, outputs = _respond_of(hash_pipeline)
+    chat_before = [{"role": "user", "content": "How many?"}, {"role": "assistant", "content": "314 [1]"}]
+    with pytest.warns(UserWarning, match="Please type a question"):  # a toast in the page; a warning here
+        steps = list(respond("   ", chat_before, [("How many?", "314 [1]")]))
+    chat, history, box, sources = (outputs.index(c) for c in outputs[:4])
+    for step in steps:
+        for i in (chat, history, sources):
+            assert isinstance(step[i], type(gr.skip())), step[i]
+    assert steps[-1][box]["interactive"] is True  # and the controls are enabled again
+
+
+def test_the_examples_are_offered_only_when_the_index_holds_their_article(hash_pipeline, monkeypatch):
+    from types import SimpleNamespace
+
+    import ui.app
+
+    assert ui.app.examples_for(hash_pipeline.store) == ui.app.EXAMPLES  # the seeds
+    other = SimpleNamespace(chunks=[SimpleNamespace(title="Chipmaker to build $4 billion plant")])
+    assert ui.app.examples_for(other) == ()
+    monkeypatch.setattr(ui.app, "EXAMPLES_ARTICLE", "An article this index does not hold")
+    demo = ui.app.build_app(hash_pipeline, hash_pipeline.settings)
+    config = str(demo.get_config_file())
+    assert "nr-example" not in config and "e.g. How many prisoners" not in config and "Try:" not in config
+
+
 def test_upload_refuses_wrong_type_and_too_big(hash_pipeline, tmp_path):
     up = ArticleUploader(hash_pipeline, hash_pipeline.settings)   # limit 0.01 MB
     exe = tmp_path / "tool.exe"
@@ -335,6 +365,8 @@ def test_browser_follow_up_uses_the_conversation(server, browser):
     try:
         first = ask_on_page(page, SWAP_Q)
         assert "314" in first.answer_text
+        # the question box has the focus back: the follow-up is typed straight away, as a user would
+        page.wait_for_function("() => document.activeElement?.closest('#nr-question') !== null", timeout=5000)
         follow = ask_on_page(page, "Who brokered it?")
         assert page.locator(BOT).count() == 2
         # "Who brokered it?" alone names no event; with the history it is answered from the swap article

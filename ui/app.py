@@ -31,11 +31,20 @@ from ui.uploads import ALLOWED_SUFFIXES, ArticleUploader, UploadError
 
 log = logging.getLogger(__name__)
 
+# questions about the seed article (seeds/000_aa0e348396f8f4a1.txt): offered only when the index holds it
 EXAMPLES = (
     "How many prisoners were swapped?",
     "Where were the talks held?",
     "Who announced the exchange?",
 )
+EXAMPLES_ARTICLE = "Ukraine and Russia agree to swap prisoners as talks advance"
+# the question box takes the focus back once an answer is in (it was disabled meanwhile, and the page lost it)
+FOCUS_QUESTION_JS = "() => { setTimeout(() => document.querySelector('#nr-question textarea')?.focus(), 50); }"
+
+
+def examples_for(store) -> tuple[str, ...]:
+    """The example questions, when the index holds the article they ask about; none otherwise."""
+    return EXAMPLES if any(c.title == EXAMPLES_ARTICLE for c in store.chunks) else ()
 THINKING = "…"
 DRAFT_LABEL = "*Draft, being checked against the articles:*\n\n"
 
@@ -71,6 +80,7 @@ def build_app(pipe, settings):
     from rag.answer import Answer, QuestionError
 
     uploader = ArticleUploader(pipe, settings)
+    examples = examples_for(pipe.store)
 
     def status() -> str:
         reload_or_keep_serving(pipe)
@@ -101,13 +111,17 @@ def build_app(pipe, settings):
 
     def answer_turn(question, messages, history):
         """Stream the draft into the chat, then replace it with the verified answer and fill the sources."""
+        question = question if isinstance(question, str) else ""
+        if not question.strip():  # said beside the box; the conversation and its sources stay as they were
+            gr.Warning("Please type a question.")
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         messages = list(messages or [])
         history = [tuple(p) for p in (history or [])]
-        question = question if isinstance(question, str) else ""
         shown = question.strip()
         if len(shown) > settings.max_question_chars:  # refused below; the chat need not hold all of it
             shown = shown[:settings.max_question_chars] + "…"
-        messages.append({"role": "user", "content": escape_markdown(shown) or "(empty)"})
+        messages.append({"role": "user", "content": escape_markdown(shown)})
         messages.append({"role": "assistant", "content": THINKING})
         turn = sum(1 for m in messages if m.get("role") == "user")
         yield messages, history, gr.update(value="", interactive=False), message_html("Searching the articles…"), gr.skip()
@@ -187,19 +201,23 @@ def build_app(pipe, settings):
                                   latex_delimiters=[], allow_tags=False, feedback_options=None,
                                   buttons=["copy"])
                 with gr.Row():
-                    question = gr.Textbox(placeholder="Ask about the articles, e.g. How many prisoners were swapped?",
+                    question = gr.Textbox(placeholder="Ask about the articles" + (f", e.g. {examples[0]}" if examples else ""),
                                           show_label=False, scale=5, elem_id="nr-question")
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="nr-send")
-                gr.Markdown("Try:")
-                with gr.Row():
-                    example_buttons = [gr.Button(q, size="sm", elem_classes=["nr-example"]) for q in EXAMPLES]
+                example_buttons = []
+                if examples:
+                    gr.Markdown("Try:")
+                    with gr.Row():
+                        example_buttons = [gr.Button(q, size="sm", elem_classes=["nr-example"]) for q in examples]
                 clear = gr.Button("New conversation", size="sm")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(empty_sources_html(), elem_id="nr-sources", js_on_load=None)
         with gr.Accordion("Add an article", open=False):
+            # no file_types: Gradio's own refusal of another type is a toast that leaves the last upload's message
+            # on the page; ours replaces it ("bad.pdf: only .txt, .md, .html articles can be added")
             upload = gr.File(label=f"Article ({', '.join(ALLOWED_SUFFIXES)}, at most {settings.max_upload_mb:g} MB)",
-                             file_types=list(ALLOWED_SUFFIXES), type="filepath", elem_id="nr-upload")
+                             type="filepath", elem_id="nr-upload")
             upload_msg = gr.Markdown("", elem_id="nr-upload-msg")
 
         controls = [send, clear, *example_buttons]  # disabled while this page's answer is written
@@ -209,11 +227,12 @@ def build_app(pipe, settings):
         lock = dict(outputs=[question, *controls], queue=False, api_visibility="private")
         answers = [question.submit(locked, None, **lock).then(respond, [question, chat, history_state], **common),
                    send.click(locked, None, **lock).then(respond, [question, chat, history_state], **common)]
-        for b, q in zip(example_buttons, EXAMPLES):
+        for b, q in zip(example_buttons, examples):
             answers.append(b.click(lambda q=q: (gr.update(value=q, interactive=False), *locked()[1:]), None, **lock)
                            .then(respond, [question, chat, history_state], **common))
         for a in answers:  # an event Gradio itself fails (the queue full, an output it cannot send) ends unlocked
             a.failure(unlocked, None, **lock)
+            a.then(None, None, None, js=FOCUS_QUESTION_JS, queue=False, api_visibility="private")
         clear.click(lambda: ([], [], empty_sources_html()), None, [chat, history_state, sources],
                     queue=False, api_visibility="private")
         # the chat's own trash button stays usable: it stops an answer being written (which would write the
