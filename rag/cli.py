@@ -25,7 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="newsrag: ask questions about news articles, answered offline with cited passages.")
 
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Index folder (env RAG_INDEX; default index/).")]
-TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve (env RAG_TOP_K).")]
+TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve (env RAG_TOP_K; default 5).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 
 

@@ -236,6 +236,7 @@ def _records_from_json(path: Path, text: str, report: LoadReport, rel: str) -> l
 def iter_corpus_files(root: Path, report: LoadReport) -> list[Path]:
     """Every article file under root, sorted; symlink loops and unreadable folders are reported, not fatal."""
     files: list[Path] = []
+    others: list[str] = []  # files of other types, named once at the end: "notes.docx" is not read
     seen_dirs: set[tuple[int, int]] = set()
 
     def onerror(err: OSError) -> None:
@@ -255,8 +256,16 @@ def iter_corpus_files(root: Path, report: LoadReport) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             p = Path(dirpath) / name
-            if p.suffix.lower() in SUFFIXES and not name.startswith("."):
+            if name.startswith("."):
+                continue
+            if p.suffix.lower() in SUFFIXES:
                 files.append(p)
+            else:
+                others.append(p.relative_to(root).as_posix())
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        report.warn(f"{len(others)} file{'' if len(others) == 1 else 's'} of other types not read ({shown}); "
+                    f"articles are {', '.join(sorted(SUFFIXES))} files")
     return sorted(files)
 
 
@@ -307,6 +316,9 @@ def load_file(path: Path, root: Path, report: LoadReport) -> list[Document]:
 def load_corpus(root: Path | str) -> LoadReport:
     """Load every article under ``root``. Raises FileNotFoundError for a missing folder."""
     root = Path(root)
+    if root.is_file():
+        raise FileNotFoundError(f"{root} is a file; --corpus takes the folder that holds the articles "
+                                f"({root.parent}/)")
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder {root} does not exist (or is not a folder)")
     report = LoadReport()

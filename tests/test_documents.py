@@ -119,3 +119,17 @@ def test_utf16_with_a_byte_order_mark_is_text_not_binary(tmp_path):
         ("be.txt", "Wind farm opens", "The farm near Valdivia has 40 turbines."),
         ("le.txt", "Solar farm opens", "The farm near Sevilla has 400 panels.")]
     assert report.warnings == ["bad.txt: looks like a binary file, not text; skipped"]
+
+
+def test_files_of_other_types_are_named_once_and_a_file_for_a_folder_says_so(tmp_path):
+    import pytest
+
+    (tmp_path / "a.txt").write_text("Headline\nA sentence.\n")
+    for name in ("notes.docx", "README", ".hidden.txt", "scan.pdf"):
+        (tmp_path / name).write_text("x")
+    report = load_corpus(tmp_path)
+    assert [d.doc_id for d in report.documents] == ["a.txt"]
+    assert report.warnings == ["3 files of other types not read (README, notes.docx, scan.pdf); "
+                               "articles are .htm, .html, .json, .jsonl, .md, .txt files"]
+    with pytest.raises(FileNotFoundError, match=r"a.txt is a file; --corpus takes the folder"):
+        load_corpus(tmp_path / "a.txt")
