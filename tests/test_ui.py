@@ -400,7 +400,7 @@ def test_browser_one_answer_at_a_time_per_page(server, browser):
         page.locator('#nr-sources [data-turn="1"]').wait_for(timeout=180_000)
         expect(send).to_be_enabled(timeout=30_000)
         expect(box).to_be_editable()
-        examples.nth(1).click()  # "Where were the talks held?"
+        examples.nth(1).click()  # "Where were the three-way talks held?"
         expect(send).to_be_disabled(timeout=5_000)
         page.locator('#nr-sources [data-turn="2"]').wait_for(timeout=180_000)
         expect(send).to_be_enabled(timeout=30_000)
