@@ -74,6 +74,18 @@ def clean_question(question: str, max_chars: int = 2000) -> str:
     return question
 
 
+_QUESTION_START = re.compile(r"^\W*(?:who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|"
+                             r"can|could|will|would|should|has|have|had)\b", re.I)
+
+
+def as_asked(question: str) -> str:
+    """The question with its question mark: "Who is the special envoy" is read as "Who is the special envoy?",
+    the form every check was fitted on (without it the answer could tip to another span)."""
+    if _QUESTION_START.match(question) and not re.search(r"[?.!。？]\W*$", question):
+        return question + "?"
+    return question
+
+
 # what points back at an earlier turn: a pronoun ("Who brokered it?", "How old is he?"), "that one", "there", or
 # an opening that continues ("And Russia?", "What about the talks?")
 _REFERS_BACK = re.compile(
@@ -424,7 +436,8 @@ class Pipeline:
                    mode: str | None = None, verify: bool | None = None) -> Iterator[str | Answer]:
         s = self.settings
         t0 = time.perf_counter()
-        question = clean_question(question, s.max_question_chars)
+        asked = question = clean_question(question, s.max_question_chars)
+        question = as_asked(question)
         verify = s.verify if verify is None else verify
         store = self.store
         query = question
@@ -446,7 +459,7 @@ class Pipeline:
             timings.setdefault("first_token", timings.get("first_token", 0.0))
             timings.setdefault("generate", 0.0)
             timings["total"] = time.perf_counter() - t0
-            return Answer(question, body if not abstained else text, abstained,
+            return Answer(asked, body if not abstained else text, abstained,
                           citations if not abstained else [], hits, dict(timings), draft, list(notes))
 
         if not evidence:

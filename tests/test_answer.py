@@ -244,6 +244,22 @@ def test_a_question_that_stands_alone_is_answered_as_if_it_were_the_first(make_p
     assert pipe.ask(Q314, history=[("What is the capital of Peru?", ABSTAIN_TEXT)]).answer == pipe.ask(Q314).answer
 
 
+def test_a_question_without_its_question_mark_is_read_with_it(make_pipe):
+    """ "Who is the special envoy" (no "?") was answered "Ukraine", "Who is the special envoy?" refused: every
+    check was fitted on questions with their mark. The answer shows the question as typed."""
+    from rag.answer import as_asked
+
+    assert as_asked("Who is the special envoy") == "Who is the special envoy?"
+    assert as_asked("how many were swapped") == "how many were swapped?"
+    for kept in ("Who is the special envoy?", "Name a luxury division of Toyota.", "Toyota luxury division",
+                 "Wer ist der Sondergesandte？"):
+        assert as_asked(kept) == kept
+    pipe = make_pipe("314 [1]")
+    bare = pipe.ask(Q314.rstrip("?"))
+    assert bare.question == Q314.rstrip("?") and bare.answer == pipe.ask(Q314).answer
+    assert pipe.generator.seen[0][-1]["content"] == pipe.generator.seen[1][-1]["content"]  # the same prompt
+
+
 def test_stream_yields_tokens_then_the_answer(make_pipe):
     parts = list(make_pipe("314 prisoners [1]").ask_stream(Q314))
     assert all(isinstance(p, str) for p in parts[:-1]) and len(parts) > 2
