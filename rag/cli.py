@@ -168,7 +168,7 @@ def search(
         bm25 = "-" if h.bm25 is None else f"{h.bm25:.2f}"
         typer.secho(f"[{h.rank}] {h.chunk.title}  ({h.chunk.doc_id})  score {h.score:.4f}  dense {dense}  bm25 {bm25}",
                     bold=True)
-        typer.echo(f"    {h.chunk.text}\n")
+        typer.echo(textwrap.indent(h.chunk.text, "    ") + "\n")  # every line of the chunk, not just its first
 
 
 def _one_line(text: str, width: int = 200) -> str:

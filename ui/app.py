@@ -198,7 +198,7 @@ def build_app(pipe, settings):
         history_state = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", elem_id="nr-chat", height=460, sanitize_html=True,
+                chat = gr.Chatbot(label="Chat", show_label=False, elem_id="nr-chat", height=460, sanitize_html=True,
                                   latex_delimiters=[], allow_tags=False, feedback_options=None,
                                   buttons=["copy"])
                 with gr.Row():
