@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, Claim, Evidence, answer_phrase, asks_who_someone_is, attribute_sentences, counted_noun, counts_noun,
+    REFUSAL, TITLES, Claim, Evidence, answer_phrase, asks_who_someone_is, attribute_sentences, counted_noun, counts_noun,
     expected_labels,
     name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
 )
@@ -90,22 +90,30 @@ def as_asked(question: str) -> str:
 # an opening that continues ("And Russia?", "What about the talks?")
 _REFERS_BACK = re.compile(
     r"^\W*(?:and|but|also|so|then|what about|how about|what else)\b"
-    r"|\b(?:it|its|it's|itself|they|them|their|theirs|themselves|he|him|his|himself|she|her|hers|herself"
-    r"|this one|that one|these|those|the same|there|then|the former|the latter|the other|next|again|instead|else)\b",
-    re.I)
+    r"|\b(?:it|its|it['’]s|itself|they|them|their|theirs|themselves|this one|that one|these|those|the same|there"
+    r"|then|the former|the latter|the other|next|again|instead|else)\b", re.I)
+# a person's pronoun may stand for a name the question gives before it: "How did Trump describe his meeting?"
+_PERSONAL = re.compile(r"\b(?:he|him|his|himself|she|her|hers|herself)\b", re.I)
 # "there" that only says something exists refers to nothing: "Are there talks?", "How many are there?"
-_EXISTENTIAL_THERE = re.compile(r"\bthere(?:'s|\s+(?:is|are|was|were|be|been|will|would|has|have|had))\b"
+_EXISTENTIAL_THERE = re.compile(r"\bthere(?:['’]s|\s+(?:is|are|was|were|be|been|will|would|has|have|had))\b"
                                 r"|\b(?:is|are|was|were|be|been)\s+there\b", re.I)
 
 
 def refers_back(question: str) -> bool:
     """True when a chat question leans on what was asked before it: a pronoun or "there" with nothing it
-    could stand for, an opening that continues ("And …?", "What about …?"), "next" or "again", or at most one
-    word of its own besides the question words ("Why?", "Who won?", "How many were women?"). Any other
-    question stands alone, and is answered as if it were the first: "What is the capital of Peru?" asked
-    after the swap is no question about the swap."""
-    if _REFERS_BACK.search(_EXISTENTIAL_THERE.sub(" ", question)):
+    could stand for (his, her … count only when no name comes before them), an opening that continues
+    ("And …?", "What about …?"), "next" or "again", or, naming nothing, at most one word of its own besides
+    the question words ("Why?", "Who won?", "How many were women?"; not "Who is Witkoff?"). Any other question
+    stands alone, and is answered as if it were the first: "What is the capital of Peru?" asked after the
+    swap is no question about the swap."""
+    plain = _EXISTENTIAL_THERE.sub(" ", question)
+    if _REFERS_BACK.search(plain):
         return True
+    personal = _PERSONAL.search(plain)
+    if personal and not name_runs(plain[:personal.start()]):
+        return True
+    if name_runs(question) or numbers_in(question):
+        return False
     own = [w for w in words(question.lower()) if w not in STOPWORDS and w not in ("how", "many", "much")]
     return len(own) <= 1
 
@@ -386,11 +394,13 @@ class Pipeline:
         candidates = [c for c in candidates if not c.features["owner_of_question"]
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
-        if asks_who_someone_is(question):
-            # "Who is Witkoff?" asks what he is, which a name, his ("Steve Witkoff") or another's ("Jared
-            # Kushner"), a place, a date or a number does not say: a phrase of no entity type does
-            candidates = [c for c in candidates if c.label is None and c.kind != "name" and not any(
-                e.start_char <= c.start and c.end <= e.end_char for e in getattr(c.doc, "ents", ()))]
+        person = asks_who_someone_is(question)
+        if person:
+            # "Who is Witkoff?" asks what he is, which a name, his ("Steve Witkoff") or another's ("Russian
+            # President Vladimir Putin"), a place, a date or a number does not say: a phrase does, of no entity
+            # type and not headed by a name, unless it is the asked person's ("Kremlin spokesman Dmitry Peskov")
+            candidates = [c for c in candidates if c.label is None and c.kind in ("chunk", "subtree", "quote")
+                          and not _names_someone_else(c, person)]
         if not candidates:
             return []
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
@@ -629,6 +639,12 @@ class Pipeline:
                 if [c.text for c in claims] != [best.text]:
                     notes.append(f"answer span chosen by the ranker: {best.text!r} (was {' '.join(c.text for c in claims)!r})")
                 claims = [Claim(_with_currency(evidence[best.evidence].text, best.start, best.text), best.evidence, "span")]
+        if asks_who_someone_is(question) and claims and all(
+                c.kind == "span" and _only_names(c.text, asks_who_someone_is(question)) for c in claims):
+            # the model's "Steve Witkoff" for "Who is Witkoff?", no phrase of the passages saying what he is
+            yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
+                f"a name, {' '.join(c.text for c in claims)!r}, does not say who {asks_who_someone_is(question)} is"])
+            return
         answer = finish("", False, claims, draft, notes)
         answer.spans = spans
         yield answer
@@ -668,6 +684,33 @@ def _articles_not_naming(evidence: list[Evidence], hits: Sequence[Hit], store, q
     # then puts its sentences first): "Who is Estonia's foreign minister?" is answered from the report that
     # names the Estonian foreign minister, not from a summit list of foreign ministers
     return lacking if len(lacking) < len(docs) else set()
+
+
+def _only_names(text: str, person: str) -> bool:
+    """True when ``text`` is names and nothing that says who ``person`` is: "Steve Witkoff" or "Jared Kushner"
+    for "Who is Witkoff?"; not "Trump’s son-in-law", nor the person's name with a title before it ("Estonian
+    Foreign Minister Margus Tsahkna", "President Zelenskyy")."""
+    ws = [w for w in words(text) if w.lower() not in ("'s", "’s", "s")]
+    if not ws or not all(w[0].isupper() or not w[0].isalpha() for w in ws):
+        return False
+    own = plain_words(person)
+    extra = {w.lower() for w in ws} - own
+    return not (own & plain_words(text) and (len(extra) >= 2 or extra & TITLES))
+
+
+def _names_someone_else(c, person: str) -> bool:
+    """True when span candidate ``c`` lies inside an entity, or its head word is part of one and the span
+    does not name ``person``: "the Kremlin", "Russian President Vladimir Putin" for "Who is Jared Kushner?"."""
+    doc = c.doc
+    ents = getattr(doc, "ents", ())
+    if any(e.start_char <= c.start and c.end <= e.end_char for e in ents):
+        return True
+    if not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    span = doc.char_span(c.start, c.end, alignment_mode="expand")
+    if span is None or not span.root.ent_type_:
+        return False
+    return not set(plain_words(person)) & plain_words(c.text)
 
 
 class _NoEntities:

@@ -354,20 +354,28 @@ _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 
 
 # a role names no one: "Who is Prime Minister?" asks for a person
-_TITLES = frozenset("""president prime minister chancellor secretary king queen prince princess emperor pope chief
+TITLES = frozenset("""president prime minister chancellor secretary king queen prince princess emperor pope chief
 director mayor governor senator general captain coach chairman chairwoman chair ceo spokesman spokeswoman
 spokesperson leader head speaker ambassador envoy editor judge""".split())
-_WHO_IS = re.compile(r"^\W*who\s+(?:is|was)\s+((?:[A-Z][\w'’.-]*\s+){0,3}[A-Z][\w'’.-]*?)\s*\??\s*$", re.I)
+TITLES |= {"emir", "premier", "commander", "minister", "president-elect", "sheikh"}
+_PARTICLES = {"von", "van", "der", "den", "de", "da", "di", "du", "la", "le", "al", "bin", "ibn", "el", "dos", "ben"}
+_WHO_IS = re.compile(r"^\W*who(?:\s+is|\s+was|['’]s)\s+([^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,4}?)\s*[?.!]?\s*$",
+                     re.I)
 
 
 def asks_who_someone_is(question: str) -> str | None:
-    """The name in "Who is Steve Witkoff?": such a question asks what the person is ("Trump's special
-    envoy"), not for a name. None for any other question, and for a role ("Who is Prime Minister?")."""
+    """The name in "Who is Steve Witkoff?", "Who's Ursula von der Leyen?": such a question asks what the person
+    is ("Trump's special envoy"), not for a name. None for any other question, for a role ("Who is Prime
+    Minister?", "Who is the winner?"), and for a question typed in one case throughout, which does not say what
+    is a name ("who is witkoff", "WHO IS THE WINNER")."""
     m = _WHO_IS.match(question)
-    if not m:
+    if not m or question.islower() or question.isupper():
         return None
     name = m.group(1)
-    if not all(w[0].isupper() for w in name.split()) or {w.lower() for w in name.split()} & _TITLES:
+    parts = name.split()
+    if not parts[0][0].isupper() or not parts[-1][0].isupper() or {w.lower() for w in parts} & (TITLES | {"the", "a", "an"}):
+        return None
+    if not all(w[0].isupper() or w.lower() in _PARTICLES for w in parts):
         return None
     return name
 

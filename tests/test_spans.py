@@ -483,3 +483,33 @@ def test_who_is_a_name_is_answered_by_what_the_person_is_never_by_a_name_or_a_pl
         ans = pipe.ask("Who is Jared Kushner?")
         assert ans.answer == "Trump’s son-in-law [1]", (liked, ans.answer, ans.notes)
         assert "son-in-law Jared Kushner" in ans.citations[0].quote
+
+
+@pytest.mark.parametrize("article, question, liked", [
+    # no phrase says what Witkoff is: his own name is no answer, even when the model and the scorer give it
+    ("Talks end\nThe talks ended on Thursday, Steve Witkoff said in a post.\n", "Who is Witkoff?", "Steve Witkoff"),
+    ("Talks end\nSteve Witkoff said so on Thursday.\n", "Who is Witkoff?", "Steve Witkoff"),  # no phrase at all
+    # another person's name with a title before it, and a place, are no answer either
+    ("Kushner in Moscow\nJared Kushner met Russian President Vladimir Putin in the Kremlin on Friday.\n",
+     "Who is Jared Kushner?", "Russian President Vladimir Putin"),
+    ("Kushner in Moscow\nJared Kushner met Russian President Vladimir Putin in the Kremlin on Friday.\n",
+     "Who is Jared Kushner?", "the Kremlin"),
+])
+def test_who_is_a_name_with_nothing_that_says_who_is_refused(tmp_path, settings, hash_embedder, article, question,
+                                                               liked):
+    from rag.answer import Pipeline
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(article)
+    s = settings.model_copy(update={"corpus": corpus, "min_evidence": 0.1, "min_coverage": 0.1})
+    build_index(s, hash_embedder, progress=False)
+    store = IndexStore.load(s.index, expect=expected_manifest(s, hash_embedder.model_id))
+    pipe = Pipeline(s, store, hash_embedder, FakeGenerator([f"{liked} [1]"],
+                                                           scorer=lambda t: 0.0 if t == liked else -20.0))
+    # the likelihood alone, and a floor under which nothing answers: without the rule the liked span would
+    pipe.ranker = SpanRanker({"prefilter": 64, "cheap": stage([], []), "full": stage(["lp_total"], [1.0]),
+                              "abstain_below": -10.0})
+    ans = pipe.ask(question)
+    assert ans.abstained, (ans.answer, ans.notes)
+    assert all(liked != c.text for c in ans.spans)
