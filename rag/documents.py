@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,11 +76,8 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 def decode_with(data: bytes) -> tuple[str, str]:
     """(text, encoding): UTF-8 (with or without BOM) first; real corpora also hold cp1252/Latin-1 files, and
     UTF-16 with its byte-order mark (Windows Notepad's "Unicode")."""
-    if data.startswith(_UTF16_BOMS):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            pass
+    if data.startswith(_UTF16_BOMS):  # a stray last byte ("echo >> file") is one bad letter, not another encoding
+        return data.decode("utf-16", errors="replace"), "utf-16"
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding), encoding
@@ -96,7 +94,9 @@ def looks_binary(data: bytes) -> bool:
     if data.startswith(_UTF16_BOMS):  # its NUL bytes are half of each letter: judge the letters
         codec = "utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
         letters = data[2:8194].decode(codec, errors="replace")
-        bad = sum(1 for ch in letters if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\f\r"))
+        # replaced bytes, control codes, and what no text holds: surrogates, private use, unassigned
+        bad = sum(1 for ch in letters if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\f\r")
+                  or unicodedata.category(ch) in ("Cs", "Co", "Cn"))
         return bool(letters) and bad / len(letters) > 0.05
     sample = data[:8192]
     if b"\x00" in sample:
@@ -109,7 +109,8 @@ class _HTMLText(html.parser.HTMLParser):
     """Visible text of an HTML page; scripts, styles and other non-content dropped."""
 
     SKIP = {"script", "style", "noscript", "template", "svg", "head", "nav", "footer", "iframe"}
-    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "article", "section", "title", "blockquote"}
+    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "article", "section", "title", "blockquote",
+             "pre"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -117,30 +118,51 @@ class _HTMLText(html.parser.HTMLParser):
         self.title = ""
         self._skip = 0
         self._in_title = False
+        self._pre = 0              # inside <pre>, a line break is one
+        self._lists: list[int | None] = []  # each open list: the next item's number (<ol>), None (<ul>)
+        self._number = ""
 
     def handle_starttag(self, tag, attrs):
         if tag in self.SKIP:
             self._skip += 1
         if tag == "title":
             self._in_title = True
+        if tag == "pre":
+            self._pre += 1
         if tag in self.BLOCK:
             self.parts.append("\n")
         elif tag in ("td", "th"):  # a table's cells, apart: "Cost $4bn", not "Cost$4bn"
             self.parts.append(" ")
+        if tag in ("ol", "ul"):
+            start = dict(attrs).get("start") if tag == "ol" else None
+            self._lists.append((int(start) if start and start.isdigit() else 1) if tag == "ol" else None)
+        elif tag == "li" and self._lists and self._lists[-1] is not None:
+            # the number is part of what the page shows: "1986. The year the plant opened."
+            self._number = f"{self._lists[-1]}. "  # before the item's first words, past any <p> inside it
+            self._lists[-1] += 1
 
     def handle_endtag(self, tag):
         if tag in self.SKIP and self._skip:
             self._skip -= 1
         if tag == "title":
             self._in_title = False
+        if tag == "pre" and self._pre:
+            self._pre -= 1
+        if tag in ("ol", "ul") and self._lists:
+            self._lists.pop()
         if tag in self.BLOCK:
             self.parts.append("\n")
 
     def handle_data(self, data):
+        data = data.replace("\r\n", "\n").replace("\r", "\n")
+        if not self._pre:  # a line break in the markup is a space on the page; blocks make the lines
+            data = data.replace("\n", " ")
         if self._in_title:
-            self.title += data
-        elif not self._skip:  # a line break in the markup is a space on the page; blocks make the lines
-            self.parts.append(data.replace("\r", " ").replace("\n", " "))
+            self.title += data.replace("\n", " ")
+        elif not self._skip:
+            if self._number and data.strip():
+                data, self._number = self._number + data.lstrip(), ""
+            self.parts.append(data)
 
 
 def html_to_text(markup: str) -> str:
@@ -166,18 +188,19 @@ def markdown_to_text(source: str) -> str:
     from markdown_it import MarkdownIt
 
     title = ""
-    m = _FRONT_MATTER.match(source.lstrip("\ufeff"))
+    source = source.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    m = _FRONT_MATTER.match(source)
     if m:
         t = re.search(r"^title:[ \t]*(.+?)[ \t]*$", m.group(1), re.M)
         title = t.group(1).strip("'\" ") if t else ""
-        source = source.lstrip("\ufeff")[m.end():]
+        source = source[m.end():]
     # a line break stays one, as in a .txt article: "Headline\nFirst sentence." is a headline and a body
     md = MarkdownIt("commonmark", {"breaks": True}).enable("table")
     md.validateLink = lambda url: True  # "[Columbus](javascript:…)" is the word Columbus; nothing is rendered
     markup = md.render(source)
     text = html_to_text(markup)
     # the front matter's title is the headline when the article does not open with one of its own
-    return f"{title}\n{text}" if title and not markup.startswith("<h") else text
+    return f"{title}\n{text}" if title and not re.match(r"<h[1-6]\b", markup) else text
 
 
 def clean_article(raw: str) -> tuple[str, str, str | None]:

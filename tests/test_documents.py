@@ -133,3 +133,21 @@ def test_files_of_other_types_are_named_once_and_a_file_for_a_folder_says_so(tmp
                                "articles are .htm, .html, .json, .jsonl, .md, .txt files"]
     with pytest.raises(FileNotFoundError, match=r"a.txt is a file; --corpus takes the folder"):
         load_corpus(tmp_path / "a.txt")
+
+
+def test_markdown_and_html_edge_cases_keep_what_the_page_shows():
+    from rag.documents import decode_with, looks_binary, markdown_to_text
+
+    # Windows line endings around the front matter; a rule (<hr>) is no heading
+    assert markdown_to_text("---\r\ntitle: Front\r\ndate: 2026-11-20\r\n---\r\nThe text.\r\n") == "Front\nThe text."
+    assert markdown_to_text("---\ntitle: Front\n---\n***\nBody text.\n") == "Front\nBody text."
+    # an ordered list's numbers are shown, so they are text ("1986." is a year here)
+    assert markdown_to_text("Plant\n\n1986. The year it opened.\n") == "Plant\n1986. The year it opened."
+    assert html_to_text('<ol start="5"><li>five</li><li><p>six</p></li></ol><ul><li>dot</li></ul>') == \
+        "5. five\n6. six\ndot"
+    # <pre> keeps its lines; a title's line break is a space
+    assert html_to_text("<h1>H</h1><pre>line one\nline two</pre>") == "H\nline one\nline two"
+    assert html_to_text("<title>Chipmaker to\nbuild plant</title><p>x</p>") == "Chipmaker to build plant\nx"
+    # UTF-16: random bytes after a BOM are binary; a stray last byte is one bad letter, not cp1252
+    assert looks_binary(b"\xff\xfe" + bytes((i * 7919 + 13) % 256 for i in range(4000)))
+    assert decode_with(b"\xff\xfe" + "Solar farm".encode("utf-16-le") + b"\n") == ("Solar farm\ufffd", "utf-16")
