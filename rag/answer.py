@@ -58,12 +58,16 @@ class QuestionError(ValueError):
     """A question the pipeline refuses before doing any work; the message says why."""
 
 
+def printable(text: str) -> str:
+    """``text`` with control and format characters (NUL, escape sequences, zero-width) as spaces."""
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+
+
 def clean_question(question: str, max_chars: int = 2000) -> str:
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
-    # control and format characters (NUL, escape sequences, zero-width) carry no meaning; drop them
-    question = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
-    question = " ".join(question.split())
+    # control and format characters carry no meaning; drop them
+    question = " ".join(printable(question).split())
     if not question:
         raise QuestionError("Please type a question.")
     if len(question) > max_chars:
@@ -81,7 +85,7 @@ _QUESTION_START = re.compile(r"^\W*(?:who|whom|whose|what|which|when|where|why|h
 def as_asked(question: str) -> str:
     """The question with its question mark: "Who is the special envoy" is read as "Who is the special envoy?",
     the form every check was fitted on (without it the answer could tip to another span)."""
-    if _QUESTION_START.match(question) and not re.search(r"[?.!。？]\W*$", question):
+    if _QUESTION_START.match(question) and not re.search(r"[?.!。？؟…:]\W*$", question):
         return question + "?"
     return question
 

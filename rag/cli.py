@@ -257,7 +257,11 @@ def _erase_from_terminal(text: str, stream) -> None:
     if columns <= 0:  # a terminal that does not say its width: the draft stays, the answer under it
         stream.write("\n")
         return
-    rows = sum(max(1, -(-cell_len(line) // columns)) for line in text.split("\n"))
+    rows = sum(max(1, -(-cell_len(line.expandtabs()) // columns)) for line in text.split("\n"))
+    try:  # the cursor goes up to the screen's top row at most; what scrolled past it stays in the scrollback
+        rows = min(rows, os.get_terminal_size(stream.fileno()).lines)
+    except (AttributeError, OSError, ValueError):
+        pass
     stream.write("\r" + "\x1b[1A" * (rows - 1) + "\x1b[J")
     stream.flush()
 
@@ -276,13 +280,13 @@ def _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err) ->
     from rag.store import IndexError_
 
     s = _settings(index=index, top_k=top_k, llm_path=llm_path, llm_url=llm_url)
+    drafted = ""
     try:
         clean_question(question, s.max_question_chars)
         pipe = Pipeline.from_settings(s)
         pipe.preload()  # spaCy and the LLMs load while the question is searched
         result = None
         stream = not as_json and not quiet and sys.stderr.isatty()
-        drafted = ""
         for part in pipe.ask_stream(question):
             if isinstance(part, Answer):
                 result = part
@@ -298,6 +302,8 @@ def _ask(question, index, top_k, llm_path, llm_url, as_json, quiet, out, err) ->
         typer.secho(f"error: {e}", file=err, fg=typer.colors.RED)
         return 2
     except (IndexError_, LLMUnavailable, RuntimeError) as e:
+        if drafted:  # the message on a line of its own, under the draft it cut short
+            typer.echo("", file=err)
         typer.secho(f"error: {_index_problem(e, s)}", file=err, fg=typer.colors.RED)
         return 1
     if as_json:

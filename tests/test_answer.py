@@ -244,6 +244,11 @@ def test_a_question_that_stands_alone_is_answered_as_if_it_were_the_first(make_p
         assert alone.abstained and after.abstained, (question, after.answer, after.notes)
     pipe = make_pipe("314 [1]")
     assert pipe.ask(Q314, history=[("What is the capital of Peru?", ABSTAIN_TEXT)]).answer == pipe.ask(Q314).answer
+    # ... and the model is not shown the earlier turn: the two prompts are the same
+    assert pipe.generator.seen[0] == pipe.generator.seen[1]
+    follow = make_pipe("Steve Witkoff [1]")
+    follow.ask("Who said it?", history=[(Q314, "314 [1]")])
+    assert any(Q314 in m["content"] for m in follow.generator.seen[0])  # a follow-up's prompt holds the turn
 
 
 def test_a_question_without_its_question_mark_is_read_with_it(make_pipe):
@@ -254,7 +259,7 @@ def test_a_question_without_its_question_mark_is_read_with_it(make_pipe):
     assert as_asked("Who is the special envoy") == "Who is the special envoy?"
     assert as_asked("how many were swapped") == "how many were swapped?"
     for kept in ("Who is the special envoy?", "Name a luxury division of Toyota.", "Toyota luxury division",
-                 "Wer ist der Sondergesandte？"):
+                 "Who is the special envoy？", "Who is the envoy…", "من هو المبعوث الخاص؟"):
         assert as_asked(kept) == kept
     pipe = make_pipe("314 [1]")
     bare = pipe.ask(Q314.rstrip("?"))

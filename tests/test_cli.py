@@ -227,6 +227,13 @@ def test_the_draft_is_erased_from_the_terminal_by_its_rows(tmp_path):
     written = os.read(master, 1000).decode()
     os.close(master)
     assert written == "\r" + "\x1b[1A" * 3 + "\x1b[J"  # rows 1-3 and the second line's: up three, clear down
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 5, 40, 0, 0))  # a screen of 5 rows
+    with os.fdopen(slave, "w") as tty:
+        _erase_from_terminal("\t" * 10 + "x" * 1000, tty)  # tabs are 8 columns; 26 rows, more than the screen
+    written = os.read(master, 1000).decode()
+    os.close(master)
+    assert written == "\r" + "\x1b[1A" * 4 + "\x1b[J"  # up to the top row, no further
     with open(tmp_path / "log", "w") as not_a_tty:
         _erase_from_terminal("draft, being checked: 314", not_a_tty)
     assert (tmp_path / "log").read_text() == "\n"

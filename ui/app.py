@@ -40,7 +40,14 @@ EXAMPLES = (
 )
 EXAMPLES_ARTICLE = "Ukraine and Russia agree to swap prisoners as talks advance"
 # the question box takes the focus back once an answer is in (it was disabled meanwhile, and the page lost it)
-FOCUS_QUESTION_JS = "() => { setTimeout(() => document.querySelector('#nr-question textarea')?.focus(), 50); }"
+# (unless the user has gone elsewhere on the page meanwhile, and not on a touch screen, where it would open the
+# keyboard over the answer; without scrolling)
+FOCUS_QUESTION_JS = """() => { setTimeout(() => {
+  const box = document.querySelector('#nr-question textarea');
+  const here = document.activeElement;
+  const idle = !here || here === document.body || here.closest('#nr-question, #nr-send, .nr-example');
+  if (box && idle && !window.matchMedia('(pointer: coarse)').matches) box.focus({preventScroll: true});
+}, 50); }"""
 
 
 def examples_for(store) -> tuple[str, ...]:
@@ -78,7 +85,7 @@ def build_app(pipe, settings):
     """The chat page and the ``ask`` API endpoint, bound to a loaded ``Pipeline``."""
     import gradio as gr
 
-    from rag.answer import Answer, QuestionError
+    from rag.answer import Answer, QuestionError, printable
 
     uploader = ArticleUploader(pipe, settings)
     examples = examples_for(pipe.store)
@@ -113,7 +120,7 @@ def build_app(pipe, settings):
     def answer_turn(question, messages, history):
         """Stream the draft into the chat, then replace it with the verified answer and fill the sources."""
         question = question if isinstance(question, str) else ""
-        if not question.strip():  # said beside the box; the conversation and its sources stay as they were
+        if not printable(question).strip():  # said beside the box; the conversation and its sources stay as they were
             gr.Warning("Please type a question.")
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
