@@ -100,7 +100,9 @@ def index(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Ignore the existing index and embed everything again.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ):
-    """Build or update the index from a folder of articles (only changed articles are re-embedded)."""
+    """Build or update the index from a folder of articles (only changed articles are re-embedded).
+
+    Articles are .txt (first line the headline), .md, .html/.htm, .json and .jsonl files, in any subfolder."""
     from rag.embedding import make_embedder
     from rag.indexing import build_index
     from rag.store import IndexError_
