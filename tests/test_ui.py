@@ -215,13 +215,18 @@ def test_the_examples_are_offered_only_when_the_index_holds_their_article(hash_p
 
     import ui.app
 
+    def page(pipe):
+        blocks = list(ui.app.build_app(pipe, pipe.settings).blocks.values())
+        examples = [b.value for b in blocks if "nr-example" in (getattr(b, "elem_classes", None) or [])]
+        [box] = [b for b in blocks if getattr(b, "elem_id", None) == "nr-question"]
+        return examples, box.placeholder, any(getattr(b, "value", None) == "Try:" for b in blocks)
+
     assert ui.app.examples_for(hash_pipeline.store) == ui.app.EXAMPLES  # the seeds
+    assert page(hash_pipeline) == (list(ui.app.EXAMPLES), f"Ask about the articles, e.g. {ui.app.EXAMPLES[0]}", True)
     other = SimpleNamespace(chunks=[SimpleNamespace(title="Chipmaker to build $4 billion plant")])
     assert ui.app.examples_for(other) == ()
     monkeypatch.setattr(ui.app, "EXAMPLES_ARTICLE", "An article this index does not hold")
-    demo = ui.app.build_app(hash_pipeline, hash_pipeline.settings)
-    config = str(demo.get_config_file())
-    assert "nr-example" not in config and "e.g. How many prisoners" not in config and "Try:" not in config
+    assert page(hash_pipeline) == ([], "Ask about the articles", False)
 
 
 def test_upload_refuses_wrong_type_and_too_big(hash_pipeline, tmp_path):
