@@ -643,11 +643,11 @@ class Pipeline:
                 if [c.text for c in claims] != [best.text]:
                     notes.append(f"answer span chosen by the ranker: {best.text!r} (was {' '.join(c.text for c in claims)!r})")
                 claims = [Claim(_with_currency(evidence[best.evidence].text, best.start, best.text), best.evidence, "span")]
-        if asks_who_someone_is(question) and claims and all(
-                c.kind == "span" and _only_names(c.text, asks_who_someone_is(question)) for c in claims):
+        person = asks_who_someone_is(question)
+        if person and claims and all(c.kind == "span" and _only_names(c.text, person) for c in claims):
             # the model's "Steve Witkoff" for "Who is Witkoff?", no phrase of the passages saying what he is
             yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
-                f"a name, {' '.join(c.text for c in claims)!r}, does not say who {asks_who_someone_is(question)} is"])
+                f"a name, {' '.join(c.text for c in claims)!r}, does not say who {person} is"])
             return
         answer = finish("", False, claims, draft, notes)
         answer.spans = spans

@@ -253,17 +253,15 @@ def _erase_from_terminal(text: str, stream) -> None:
     from rich.cells import cell_len
 
     try:
-        columns = os.get_terminal_size(stream.fileno()).columns
+        columns, lines = os.get_terminal_size(stream.fileno())
     except (AttributeError, OSError, ValueError):
-        columns = 0
+        columns = lines = 0
     if columns <= 0:  # a terminal that does not say its width: the draft stays, the answer under it
         stream.write("\n")
         return
     rows = sum(max(1, -(-cell_len(line.expandtabs()) // columns)) for line in text.split("\n"))
-    try:  # the cursor goes up to the screen's top row at most; what scrolled past it stays in the scrollback
-        rows = min(rows, os.get_terminal_size(stream.fileno()).lines)
-    except (AttributeError, OSError, ValueError):
-        pass
+    if lines > 0:  # the cursor goes up to the screen's top row at most; what scrolled past it stays in the scrollback
+        rows = min(rows, lines)
     stream.write("\r" + "\x1b[1A" * (rows - 1) + "\x1b[J")
     stream.flush()
 
