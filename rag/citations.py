@@ -354,10 +354,9 @@ _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 
 
 # a role names no one: "Who is Prime Minister?" asks for a person
-TITLES = frozenset("""president prime minister chancellor secretary king queen prince princess emperor pope chief
-director mayor governor senator general captain coach chairman chairwoman chair ceo spokesman spokeswoman
-spokesperson leader head speaker ambassador envoy editor judge""".split())
-TITLES |= {"emir", "premier", "commander", "minister", "president-elect", "sheikh"}
+TITLES = frozenset("""president president-elect prime minister premier chancellor secretary king queen prince princess
+emperor emir sheikh pope chief director mayor governor senator general commander captain coach chairman chairwoman
+chair ceo spokesman spokeswoman spokesperson leader head speaker ambassador envoy editor judge""".split())
 _PARTICLES = {"von", "van", "der", "den", "de", "da", "di", "du", "la", "le", "al", "bin", "ibn", "el", "dos", "ben"}
 _WHO_IS = re.compile(r"^\W*who(?:\s+is|\s+was|['’]s)\s+([^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,4}?)\s*[?.!]?\s*$",
                      re.I)
