@@ -388,6 +388,7 @@ class Pipeline:
             candidates = [c for c in candidates
                           if measures(c.text, question) and not (numeric and _restates_number(c.text, question))
                           and in_asked_currency(evidence[c.evidence].text, c.start, c.end, question)
+                          and in_asked_dimension(evidence[c.evidence].text, c.start, c.end, question)
                           and (_close_to_question(evidence[c.evidence]) or (
                               c.features["counted_noun"] and evidence[c.evidence].coverage >= self.settings.min_coverage))
                           and (c.features["type_match"] or labels[0] in SOFT_TYPES
@@ -572,6 +573,7 @@ class Pipeline:
                           if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
                           and not (numeric and _restates_number(e.text[a:b], question))
                           and in_asked_currency(e.text, a, b, question)
+                          and in_asked_dimension(e.text, a, b, question)
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2)))]
@@ -866,6 +868,30 @@ def in_asked_currency(sentence: str, start: int, end: int, question: str) -> boo
     after = _CURRENCY_AFTER.match(sentence, end)
     m = _AMOUNT_CURRENCY.search(sentence[max(0, start - 1):start] + sentence[start:end] + (after.group() if after else ""))
     return m is None or _currency(m.group(1) or m.group(2)) == asked
+
+
+# "How cold…", "How old…", "How tall…": the measure asked for is no sum of money, nor (but for "how fast", which
+# a growth rate answers) a percentage
+_NOT_MONEY_MEASURE = re.compile(r"\bhow\s+(hot|cold|warm|cool|chilly|freezing|old|tall|deep|wide|heavy|fast)\b"
+                                r"|\btemperatures?\b", re.I)
+_PERCENTAGE = re.compile(r"%|\bper\s?cent\b|\bpercentage points?\b", re.I)
+
+
+def in_asked_dimension(sentence: str, start: int, end: int, question: str) -> bool:
+    """False when the question asks for a measure that no amount of money gives and the span is one: "€90
+    billion" for "How cold did it get in Kyiv?". The currency is found as ``in_asked_currency`` finds it; a
+    percentage answers neither a temperature nor an age, a height, a depth, a width or a weight."""
+    m = _NOT_MONEY_MEASURE.search(question)
+    if m is None or re.search(r"\bhow\s+(much|many)\b", question, re.I):
+        return True  # "How much did heating cost when temperatures fell?" asks for money
+    after = _CURRENCY_AFTER.match(sentence, end)
+    around = sentence[max(0, start - 1):start] + sentence[start:end] + (after.group() if after else "")
+    kind = (m.group(1) or "").lower()
+    money = _AMOUNT_CURRENCY.search(around)
+    if money and not (kind == "heavy" and (money.group(2) or "").lower().startswith("pound")):  # "300 pounds"
+        return False
+    percent_after = re.match(r"\s*(%|per\s?cent\b)", sentence[end:], re.I)
+    return kind == "fast" or not (_PERCENTAGE.search(sentence[start:end]) or percent_after)
 
 
 def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str],

@@ -772,6 +772,25 @@ def test_an_amount_asked_in_one_currency_is_not_answered_in_another(sentence, sp
     assert in_asked_currency(sentence, sentence.index(span), sentence.index(span) + len(span), question) is ok
 
 
+@pytest.mark.parametrize("sentence, span, question, ok", [
+    ("Kyiv gets a €90 billion ($106 billion) loan.", "€90 billion", "How cold did it get in Kyiv?", False),
+    ("Kyiv gets a €90 billion ($106 billion) loan.", "90 billion", "How cold did it get in Kyiv?", False),  # sign before
+    ("Fraud cost £38.5m (52m euros) in 2003.", "52m", "How old was the fraud?", False),                 # name after
+    ("Temperatures fell to -25C (-13F) this week.", "-25C", "How cold did it get?", True),
+    ("Temperatures fell to -25C, a 30% drop.", "30", "How low did temperatures fall?", False),           # a percentage
+    ("The tower is 300m tall and cost $5m.", "300m", "How tall is the tower?", True),
+    ("The tower is 300m tall and cost $5m.", "$5m", "How tall is the tower?", False),
+    ("The bell weighs 300 pounds.", "300 pounds", "How heavy is the bell?", True),                       # a weight
+    ("The economy grew 3% last year.", "3%", "How fast did the economy grow?", True),
+    ("Heating cost $5m as temperatures fell.", "$5m", "How much did heating cost as temperatures fell?", True),
+    ("Kyiv gets a €90 billion ($106 billion) loan.", "€90 billion", "How large is the loan?", True),   # not asked
+])
+def test_a_measure_that_money_does_not_give_is_not_answered_with_an_amount(sentence, span, question, ok):
+    from rag.answer import in_asked_dimension
+
+    assert in_asked_dimension(sentence, sentence.index(span), sentence.index(span) + len(span), question) is ok
+
+
 def test_the_draft_amount_in_the_wrong_currency_is_replaced_by_the_asked_one(tmp_path, settings, hash_embedder):
     """The model copies the first amount ("€90 billion"); the question asks in dollars, which the same
     sentence gives: the answer is the dollar amount, cited to that sentence."""
@@ -782,6 +801,16 @@ def test_the_draft_amount_in_the_wrong_currency_is_replaced_by_the_asked_one(tmp
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["€90 billion [1]"])).ask(question)
     assert not ans.abstained and "106 billion" in ans.answer and "90" not in ans.answer, (ans.answer, ans.notes)
     assert "$106 billion" in ans.citations[0].quote
+
+
+def test_a_temperature_question_is_not_answered_with_the_sum_of_a_loan(tmp_path, settings, hash_embedder):
+    """The model copies the only number of the sentence that names Kyiv; a sum of money says nothing of
+    how cold it got, and no passage gives a temperature: the articles do not say."""
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "loan.txt": "EU agrees loan for Kyiv\nIn a cold week Kyiv got a €90 billion ($106 billion) loan from "
+                    "the European Union. The talks ran late.\n"})
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["€90 billion [1]"])).ask("How cold did it get in Kyiv?")
+    assert ans.abstained, (ans.answer, ans.notes)
 
 
 def _doc(words, pos, ents=()):
