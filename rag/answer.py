@@ -39,7 +39,7 @@ from rag.spans import (
 )
 from rag.text import (
     STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
-    token_f1, words,
+    token_f1, truecase, words,
 )
 
 log = logging.getLogger(__name__)
@@ -468,6 +468,9 @@ class Pipeline:
         evidence = gather_evidence(hits, q_stems, self.embedder, query, store=store,
                                    query_vector=retriever.query_vector) if hits else []
         timings = {"retrieve": time.perf_counter() - t0}
+        # "who is dmitry peskov?" is asked as "Who is Dmitry Peskov?": the names the passages write are names to
+        # the checks below and to the model (the search above ignores case)
+        question = truecase(question, [h.chunk.text for h in hits])
 
         def finish(text, abstained, claims=(), draft="", notes=()):
             citations, body = _render(claims, evidence)

@@ -366,7 +366,8 @@ def asks_who_someone_is(question: str) -> str | None:
     """The name in "Who is Steve Witkoff?", "Who's Ursula von der Leyen?": such a question asks what the person
     is ("Trump's special envoy"), not for a name. None for any other question, for a role ("Who is Prime
     Minister?", "Who is the winner?"), and for a question typed in one case throughout, which does not say what
-    is a name ("who is witkoff", "WHO IS THE WINNER")."""
+    is a name ("who is witkoff", "WHO IS THE WINNER"; the pipeline first cases it as the passages do,
+    ``rag.text.truecase``)."""
     m = _WHO_IS.match(question)
     if not m or question.islower() or question.isupper():
         return None

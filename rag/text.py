@@ -211,6 +211,55 @@ def covered_share(question_stems: set[str], text: str, other_forms: dict[str, se
     return 1.0 - len(missing) / len(question_stems)
 
 
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]['’\"”)]*\s+|\n\s*|[\"“‘(]\s*)$")
+
+
+def truecase(question: str, texts) -> str:
+    """A question typed in one case ("who is dmitry peskov?", "WHO IS DMITRY PESKOV?") with each word cased
+    as ``texts`` (the retrieved passages) write it: "Who is Dmitry Peskov?". A word takes the passages' case
+    only when they write it that way more often than not where case says something, not at the start of a
+    sentence (a word seen only there, but no stopword, as it is there: "Umerov, head of…"); any other word,
+    and a question that has case already, is left alone.
+
+    A general truecaser's statistics come from other text and do not know the names of these articles."""
+    if not (question.islower() or question.isupper()):
+        return question
+    inside: dict[str, Counter] = {}
+    first: dict[str, Counter] = {}
+    for text in texts:
+        for m in WORD.finditer(text):
+            w = m.group()
+            if w[:1].isalpha():
+                initial = _SENTENCE_START.search(text[max(0, m.start() - 4):m.start()])
+                (first if initial else inside).setdefault(w.lower().replace("’", "'"), Counter())[w] += 1
+
+    def cased(word: str) -> str:
+        key = word.lower().replace("’", "'")
+        seen = inside.get(key) or (first.get(key) if key not in STOPWORDS else None)
+        if not seen:
+            return word.lower()
+        form, n = seen.most_common(1)[0]
+        if form.islower() or 2 * n <= sum(seen.values()):
+            return word.lower()
+        return "".join(c.upper() if f.isupper() else c.lower() for c, f in zip(word, form))
+
+    out, last = [], 0
+    for m in WORD.finditer(question):
+        w = m.group()
+        key = w.lower().replace("’", "'")
+        if key in inside or key in first or not re.search(r"['’]", w):
+            word = cased(w)
+        else:  # "ukraine's" as "Ukraine" is written
+            base, apostrophe, rest = re.split(r"(['’])", w, maxsplit=1)
+            word = cased(base) + apostrophe + rest.lower()
+        out.append(question[last:m.start()].lower() + word)
+        last = m.end()
+    out.append(question[last:].lower())
+    text = "".join(out)
+    i = next((k for k, ch in enumerate(text) if ch.isalpha()), None)
+    return text if i is None else text[:i] + text[i].upper() + text[i + 1:]
+
+
 def squad_normalize(text: str) -> str:
     """SQuAD answer normalization: lower case, no punctuation, no articles, single spaces."""
     text = text.lower()

@@ -485,6 +485,35 @@ def test_who_is_a_name_is_answered_by_what_the_person_is_never_by_a_name_or_a_pl
         assert "son-in-law Jared Kushner" in ans.citations[0].quote
 
 
+@pytest.mark.parametrize("question", ["who is jared kushner?", "WHO IS JARED KUSHNER?"])
+def test_a_question_typed_in_one_case_is_answered_as_the_cased_one(make_pipe, question):
+    """Typed without capitals, "who is jared kushner?" names no one to the checks that look for names: it was
+    answered "Trump" (a name, of no use here) where "Who is Jared Kushner?" is answered "Trump’s son-in-law"."""
+    pipe = make_pipe("Trump [1]", scorer=lambda t: 0.0 if t == "Trump" else (-5.0 if "son-in-law" in t else -20.0))
+    pipe.ranker = LIKELIHOOD_ONLY
+    ans = pipe.ask(question)
+    assert ans.answer == "Trump’s son-in-law [1]", (ans.answer, ans.notes)
+    assert ans.question == question  # shown as it was typed
+
+
+@pytest.mark.parametrize("question, cased", [
+    ("who is jared kushner?", "Who is Jared Kushner?"),
+    ("WHO IS JARED KUSHNER?", "Who is Jared Kushner?"),
+    ("where did the nato summit take place", "Where did the NATO summit take place"),  # as the passages write it
+    ("who heads ukraine's delegation?", "Who heads Ukraine's delegation?"),            # the possessive's owner
+    ("what did umerov say?", "What did Umerov say?"),         # seen only at a sentence's start, and no stopword
+    ("what did the talks achieve?", "What did the talks achieve?"),  # "The talks…" opens a sentence: no name
+    ("Who is jared kushner?", "Who is jared kushner?"),       # cased already: left as typed
+    ("what is the capital of france?", "What is the capital of france?"),  # not in the passages: left alone
+])
+def test_a_question_in_one_case_takes_the_case_of_the_passages(question, cased):
+    from rag.text import truecase
+
+    passages = ["The talks ended. Trump’s son-in-law Jared Kushner joined Witkoff at the NATO summit, and Kushner "
+                "spoke.", "Umerov, head of Ukraine’s delegation, said the talks were useful. NATO agreed."]
+    assert truecase(question, passages) == cased
+
+
 @pytest.mark.parametrize("article, question, liked", [
     # no phrase says what Witkoff is: his own name is no answer, even when the model and the scorer give it
     ("Talks end\nThe talks ended on Thursday, Steve Witkoff said in a post.\n", "Who is Witkoff?", "Steve Witkoff"),
