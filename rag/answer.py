@@ -38,8 +38,8 @@ from rag.spans import (
     LP_FLOOR, SCORER_WEIGHTS, WEIGHTS, SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates,
 )
 from rag.text import (
-    STOPWORDS, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems, quoted, stem,
-    token_f1, truecase, words,
+    STOPWORDS, bare_word, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems,
+    quoted, stem, token_f1, truecase, words,
 )
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,8 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
                 named = covered_share(question_stems, window + " " + chunk_names[key], forms)
         score = float(cs) + 0.3 * cov_sent + 0.05 / hit.rank
         out.append(Evidence(hit.chunk.doc_id, hit.chunk.title, hit.chunk.chunk_id, a, b, text, hit.chunk.text,
-                            hit.rank, float(cs), cov_window, score, vec, named_coverage=named))
+                            hit.rank, float(cs), cov_window, score, vec, named_coverage=named,
+                            own_coverage=cov_sent))
     out.sort(key=lambda e: -e.score)
     return out
 
@@ -385,12 +386,15 @@ class Pipeline:
             # close to the question, of the asked-for type ("where" may also be answered by a thing)
             numeric = bool(set(labels) & NUMERIC_TYPES)
             named = bool(set(labels) & NAME_TYPES)
+            person_asked = "PERSON" in labels
             candidates = [c for c in candidates
                           if measures(c.text, question) and not (numeric and _restates_number(c.text, question))
                           and in_asked_currency(evidence[c.evidence].text, c.start, c.end, question)
                           and in_asked_dimension(evidence[c.evidence].text, c.start, c.end, question)
                           and (_close_to_question(evidence[c.evidence]) or (
                               c.features["counted_noun"] and evidence[c.evidence].coverage >= self.settings.min_coverage))
+                          and not _borrows_closeness(evidence[c.evidence], evidence[0])
+                          and not (person_asked and c.label in NAME_TYPES | {None} and _is_asked_name(c.text, question))
                           and (c.features["type_match"] or labels[0] in SOFT_TYPES
                                or (numeric and c.features["has_digit"])      # "314 prisoners" for how many
                                or (named and c.kind == "name"))]             # a name the NER missed
@@ -577,6 +581,8 @@ class Pipeline:
                           and not (numeric and _restates_number(e.text[a:b], question))
                           and in_asked_currency(e.text, a, b, question)
                           and in_asked_dimension(e.text, a, b, question)
+                          and not _borrows_closeness(e, evidence[0])
+                          and not ("PERSON" in labels and _is_asked_name(e.text[a:b], question))
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2)))]
@@ -746,6 +752,31 @@ def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
     return at >= 0 and at < b and a < at + len(claim_text)
 
 
+def _borrows_closeness(e: Evidence, best: Evidence) -> bool:
+    """True when ``e`` comes just before the best sentence, which holds the question's words itself, and is
+    close to the question only through it: "Kremlin spokesman Dmitry Peskov on Thursday said…", before "A year
+    since he returned to the White House…", does not say when Trump returned. A sentence after the best one
+    may go on about what it names ("At least 300 were killed"), one that shares a word with the question or
+    says much the same may answer too."""
+    return (e is not best and e.doc_id == best.doc_id and e.start < best.start and e.own_coverage == 0.0
+            and e.cosine < CLOSE_COSINE and (best.own_coverage or 0.0) >= TYPED_COVERAGE)
+
+
+def _is_asked_name(text: str, question: str) -> bool:
+    """True when ``text`` is the name of someone the question names: "Vladimir Putin" (or "Russia’s Vladimir
+    Putin") does not answer "Who hosted Putin in Alaska?", it is who was hosted. The same surname is not the
+    same person when the question gives another first name: "Michelle Obama" may answer "Who is married to
+    Barack Obama?"."""
+    span = [bare_word(w).lower() for w in words(text) if w[:1].isupper()]
+    if not span:
+        return False
+    for run in name_runs(question):
+        asked = [bare_word(w).lower() for w in run.split()]
+        if asked and span[-1] == asked[-1] and (len(asked) == 1 or set(span) <= set(asked)):
+            return True
+    return False
+
+
 def _close_to_question(e: Evidence) -> bool:
     """Evidence near enough to the question to answer it: most of its words (its chunk may give the names), or a
     close paraphrase."""
@@ -873,28 +904,30 @@ def in_asked_currency(sentence: str, start: int, end: int, question: str) -> boo
     return m is None or _currency(m.group(1) or m.group(2)) == asked
 
 
-# "How cold…", "How old…", "How tall…": the measure asked for is no sum of money, nor (but for "how fast", which
-# a growth rate answers) a percentage
-_NOT_MONEY_MEASURE = re.compile(r"\bhow\s+(hot|cold|warm|cool|chilly|freezing|old|tall|deep|wide|heavy|fast)\b"
-                                r"|\btemperatures?\b", re.I)
+# "How cold…", "How old…", "How tall…", "What was the temperature?": the measure asked for is no sum of money,
+# nor a percentage
+# ("how deep are the cuts", "how heavy were the losses", "how wide is the deficit", "how fast did spending grow":
+# money may answer those)
+_NOT_MONEY_MEASURE = re.compile(
+    r"\bhow\s+(hot|cold|warm|cool|chilly|freezing|old|tall)\b"
+    r"|\bhow\s+(?:low|high|far)\s+(?:did|does|do|will|would|could|can|have|has|had)\s+(?:the\s+)?temperatures?\b"
+    r"|\b(?:what|which)\s+(?:was|were|is|are|will\s+be)\s+the\s+(?:[\w-]+\s+)?temperatures?\b", re.I)
 _PERCENTAGE = re.compile(r"%|\bper\s?cent\b|\bpercentage points?\b", re.I)
 
 
 def in_asked_dimension(sentence: str, start: int, end: int, question: str) -> bool:
     """False when the question asks for a measure that no amount of money gives and the span is one: "€90
     billion" for "How cold did it get in Kyiv?". The currency is found as ``in_asked_currency`` finds it; a
-    percentage answers neither a temperature nor an age, a height, a depth, a width or a weight."""
+    percentage answers neither a temperature nor an age or a height."""
     m = _NOT_MONEY_MEASURE.search(question)
     if m is None or re.search(r"\bhow\s+(much|many)\b", question, re.I):
         return True  # "How much did heating cost when temperatures fell?" asks for money
     after = _CURRENCY_AFTER.match(sentence, end)
     around = sentence[max(0, start - 1):start] + sentence[start:end] + (after.group() if after else "")
-    kind = (m.group(1) or "").lower()
-    money = _AMOUNT_CURRENCY.search(around)
-    if money and not (kind == "heavy" and (money.group(2) or "").lower().startswith("pound")):  # "300 pounds"
+    if _AMOUNT_CURRENCY.search(around):
         return False
     percent_after = re.match(r"\s*(%|per\s?cent\b)", sentence[end:], re.I)
-    return kind == "fast" or not (_PERCENTAGE.search(sentence[start:end]) or percent_after)
+    return not (_PERCENTAGE.search(sentence[start:end]) or percent_after)
 
 
 def _rank_candidates(candidates, top: list[Evidence], question: str, draft: str, labels: Sequence[str],

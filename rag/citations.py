@@ -44,6 +44,8 @@ class Evidence:
     vector: object = field(default=None, repr=False, compare=False)  # the sentence's embedding, if kept
     # coverage counting the question's names its chunk gives elsewhere ("the pair" for two named men)
     named_coverage: float | None = None
+    # the share of the question's words the sentence itself holds, without its neighbours, title or chunk
+    own_coverage: float | None = None
 
 
 @dataclass(frozen=True)

@@ -214,12 +214,23 @@ def covered_share(question_stems: set[str], text: str, other_forms: dict[str, se
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]['’\"”)]*\s+|\n\s*|[\"“‘(]\s*)$")
 
 
+# words that are also a month, a country or a name, each far more often the everyday word in a question
+_NOT_RECASED = frozenset("may march august us will bill mark rose lee".split())
+
+
+def _is_rare(word: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") < 4.0
+
+
 def truecase(question: str, texts) -> str:
     """A question typed in one case ("who is dmitry peskov?", "WHO IS DMITRY PESKOV?") with each word cased
     as ``texts`` (the retrieved passages) write it: "Who is Dmitry Peskov?". A word takes the passages' case
     only when they write it that way more often than not where case says something, not at the start of a
-    sentence (a word seen only there, but no stopword, as it is there: "Umerov, head of…"); any other word,
-    and a question that has case already, is left alone.
+    sentence (a word seen only there, if no everyday word, as it is there: "Umerov, head of…"); stopwords
+    stay lower case ("who" is not the WHO), and so does any other word, and a question that has case
+    already is left alone.
 
     A general truecaser's statistics come from other text and do not know the names of these articles."""
     if not (question.islower() or question.isupper()):
@@ -235,7 +246,11 @@ def truecase(question: str, texts) -> str:
 
     def cased(word: str) -> str:
         key = word.lower().replace("’", "'")
-        seen = inside.get(key) or (first.get(key) if key not in STOPWORDS else None)
+        if key in STOPWORDS or key in _NOT_RECASED:
+            return word.lower()  # "who" is not "WHO" (the World Health Organization), "may" not "May"
+        # a word the passages write only at a sentence's start is a name there only if it is no everyday word:
+        # "Umerov, head of…", not "Police said…"
+        seen = inside.get(key) or (first.get(key) if _is_rare(key) else None)
         if not seen:
             return word.lower()
         form, n = seen.most_common(1)[0]

@@ -505,12 +505,15 @@ def test_a_question_typed_in_one_case_is_answered_as_the_cased_one(make_pipe, qu
     ("what did the talks achieve?", "What did the talks achieve?"),  # "The talks…" opens a sentence: no name
     ("Who is jared kushner?", "Who is jared kushner?"),       # cased already: left as typed
     ("what is the capital of france?", "What is the capital of france?"),  # not in the passages: left alone
+    ("who is witkoff? who runs the who?", "Who is Witkoff? who runs the who?"),  # a stopword: never "WHO"
+    ("who did police arrest?", "Who did police arrest?"),  # "Police said…" opens a sentence: an everyday word
 ])
 def test_a_question_in_one_case_takes_the_case_of_the_passages(question, cased):
     from rag.text import truecase
 
     passages = ["The talks ended. Trump’s son-in-law Jared Kushner joined Witkoff at the NATO summit, and Kushner "
-                "spoke.", "Umerov, head of Ukraine’s delegation, said the talks were useful. NATO agreed."]
+                "spoke.", "Umerov, head of Ukraine’s delegation, said the talks were useful. NATO agreed.",
+                "Police said the WHO had warned. The WHO agreed."]
     assert truecase(question, passages) == cased
 
 
