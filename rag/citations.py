@@ -103,16 +103,22 @@ def best_span(draft: str, sentence: str, slack: int = 3) -> tuple[int, int, floa
 _NAME = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*)*")
 
 
+# a role's acronym names no one: "Which MP asked the first question?" is answered by "Derby North's Bob Laxton"
+_ROLE_ACRONYMS = frozenset("mp mps msp msps mep meps mla mlas pm ceo ceos cfo coo cto qc kc".split())
+
+
 def _name_words(text: str):
-    """(run number, word) for each capitalized word, except a sentence's first word and common words."""
+    """(run number, word) for each capitalized word, except a sentence's first word, common words and the
+    acronyms of roles ("MP", "CEO")."""
     for k, m in enumerate(_NAME.finditer(text)):
         for i, w in enumerate(m.group().split()):
             at = m.start() + (0 if i == 0 else m.group().find(w))
             before = text[:at].rstrip()
             sentence_start = not before or before[-1] in ".!?:\"“[("
-            if w.lower() in STOPWORDS or (sentence_start and i == 0):
+            word = re.sub(r"['’]s?$", "", w.lower())
+            if w.lower() in STOPWORDS or word in _ROLE_ACRONYMS or (sentence_start and i == 0):
                 continue
-            yield k, re.sub(r"['’]s?$", "", w.lower())
+            yield k, word
 
 
 def names_in(text: str) -> set[str]:

@@ -272,11 +272,17 @@ def asks_action(question: str, question_doc=None) -> bool:
     return bool(re.search(r"\b(?:do|doing|done)\b", question, re.I))
 
 
+_ASKS_ORIGIN = re.compile(r"\bfrom\s+(?:which|what)\b|\bfrom\s*[?.!]?\s*$|\b(?:come|comes|came|hail|hails|hailed)\s+from\b",
+                          re.I)
+
+
 def owner_of_question(c: Candidate, sentence: str, question: str, q_words: set[str]) -> bool:
     """True when the candidate owns what the question names: "Russia’s Vladimir Putin" for "Where did Trump
     host Vladimir Putin?", "Ukraine’s eastern Donbas region" for "Which region…?". It qualifies the thing
-    asked about, it is not that thing. A "whose" question asks for exactly the owner ("Hadrian's")."""
-    if re.search(r"\bwhose\b", question, re.I):
+    asked about, it is not that thing. A "whose" question asks for exactly the owner ("Hadrian's"), and so
+    does one that asks where someone is from: "Birmingham's Sion Simon" answers "Sion Simon is from which
+    city?"."""
+    if re.search(r"\bwhose\b", question, re.I) or _ASKS_ORIGIN.search(question):
         return False
     after = re.match(r"['’]s\s+(\w+)", sentence[c.end:c.end + 40])
     if after and after.group(1).lower() in q_words:

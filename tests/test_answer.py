@@ -405,6 +405,18 @@ def test_a_multi_word_name_needs_its_surname_and_its_rarest_word():
     assert names_missing(name_runs("How hot is it, in degrees Celsius?"), "typically 1050 °F") == ["celsius"]
 
 
+@pytest.mark.parametrize("question, names", [
+    ("Which MP asked the prime minister the very first question?", set()),  # "Derby North's Bob Laxton" answers
+    ("What were Labour MPs afraid of?", {"labour"}),
+    ("Who is the CEO of Apple?", {"apple"}),
+    ("What did the PM tell MP Bob Laxton?", {"bob laxton"}),
+])
+def test_the_acronym_of_a_role_is_no_name_a_passage_must_hold(question, names):
+    from rag.citations import name_runs
+
+    assert name_runs(question) == names
+
+
 def test_a_decade_in_the_question_matches_its_years():
     from rag.citations import numbers_missing
 

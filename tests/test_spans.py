@@ -123,6 +123,12 @@ def test_numbers_stand_alone_and_markers_are_not_candidates(nlp):
     # the owner of something the question does not name
     ("Russia has insisted on seizing Ukraine’s eastern Donbas region.", "Which country did Russia attack?",
      "Ukraine", False),
+    # where someone is from: the place that owns the name answers
+    ("Later Birmingham's Sion Simon even suggested an election.", "Sion Simon is from which city?", "Birmingham",
+     False),
+    ("Later Birmingham's Sion Simon even suggested an election.", "Which city does Sion Simon come from?",
+     "Birmingham", False),
+    ("Later Birmingham's Sion Simon even suggested an election.", "Who suggested an election?", "Birmingham", False),
 ])
 def test_the_owner_of_what_the_question_names_is_not_its_answer(nlp, sentence, question, owner, owns):
     from rag.spans import owner_of_question
