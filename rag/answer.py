@@ -174,14 +174,18 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
 
     With ``store`` (the index the hits came from) the sentences' vectors are read from it, not computed."""
     raw: list[tuple[Hit, int, int, str, str]] = []
-    seen = set()
+    seen, seen_text = set(), set()
     for hit in hits[:max_hits]:
         c = hit.chunk
         sents = [c.text[a - c.start:b - c.start] for a, b in c.sentences]
         for k, (a, b) in enumerate(c.sentences):
-            if (c.doc_id, a) in seen:
+            # the same sentence in two articles (a story filed twice, a stock paragraph) is one piece of
+            # evidence: its copy would take the place of another sentence among the best few
+            same = " ".join(sents[k].split()).lower()
+            if (c.doc_id, a) in seen or same in seen_text:
                 continue
             seen.add((c.doc_id, a))
+            seen_text.add(same)
             window = " ".join(sents[max(0, k - 1):k + 2]) + " " + c.title
             raw.append((hit, a, b, sents[k], window))
     stored = None

@@ -756,6 +756,23 @@ def test_names_the_chunk_gives_elsewhere_count_toward_a_sentences_closeness_to_t
     assert ans.citations[0].quote.startswith("The pair")
 
 
+def test_a_sentence_two_articles_share_is_one_piece_of_evidence(tmp_path, settings, hash_embedder):
+    """A stock paragraph filed in two stories took two of the best places; the second copy is dropped, so the
+    next sentence moves up."""
+    from rag.answer import gather_evidence
+    from rag.retrieval import Retriever
+
+    shared = "More than 90,000 businesses in Ukraine have been left without heating this winter."
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "a.txt": f"Gas deal\n{shared} Gas supplies from Turkmenistan resumed.\n",
+        "b.txt": f"Gas row\n{shared}  A new gas deal was signed in Kyiv.\n"})
+    question = "Which businesses in Ukraine have been left without heating?"
+    hits = Retriever.from_settings(store, hash_embedder, s).search(question, 5)
+    evidence = gather_evidence(hits, question_stems(question), hash_embedder, question)
+    assert [e.text for e in evidence].count(shared) == 1
+    assert len(evidence) == 3
+
+
 @pytest.mark.parametrize("sentence, span, shown", [
     ("The pair face jail terms of up to five years and a $250,000 (£130,000) fine.", "250,000", "$250,000"),
     ("It lent €90bn to Kyiv.", "90bn", "€90bn"),
