@@ -615,7 +615,7 @@ class Pipeline:
                 if claims:
                     notes.append(f"answer {claims[0].text!r} is not a {'/'.join(sorted(labels))} that answers "
                                  f"the question; took {top[i].text[a:b]!r} instead")
-                claims = [Claim(_with_currency(top[i].text, a, top[i].text[a:b]), i, "span")]
+                claims = [Claim(_as_written(top[i].text, a, top[i].text[a:b]), i, "span")]
         if claims and all(c.kind != "span" for c in claims) and \
                 not any(_close_to_question(evidence[c.evidence]) for c in claims):
             # a whole sentence copied from a passage that shares too little with the question answers nothing
@@ -657,7 +657,11 @@ class Pipeline:
                 best = spans[0]
                 if [c.text for c in claims] != [best.text]:
                     notes.append(f"answer span chosen by the ranker: {best.text!r} (was {' '.join(c.text for c in claims)!r})")
-                claims = [Claim(_with_currency(evidence[best.evidence].text, best.start, best.text), best.evidence, "span")]
+                claims = [Claim(_as_written(evidence[best.evidence].text, best.start, best.text), best.evidence, "span")]
+        # the model's own span too ("13" of "one in 13 pupils"), when nothing above rewrote it
+        claims = [Claim(_as_written(evidence[c.evidence].text, evidence[c.evidence].text.find(c.text), c.text),
+                        c.evidence, c.kind) if c.kind == "span" and c.text and c.text in evidence[c.evidence].text
+                  else c for c in claims]
         person = asks_who_someone_is(question)
         if person and claims and all(c.kind == "span" and _only_names(c.text, person) for c in claims):
             # the model's "Steve Witkoff" for "Who is Witkoff?", no phrase of the passages saying what he is
@@ -674,6 +678,35 @@ def _with_currency(sentence: str, start: int, text: str) -> str:
     if text[:1].isdigit() and 0 < start <= len(sentence) and sentence[start - 1] in CURRENCY_SIGNS \
             and sentence.startswith(text, start):
         return sentence[start - 1] + text
+    return text
+
+
+_SMALL_NUMBERS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"a": 1, "an": 1, "thirty": 30, "forty": 40, "fifty": 50,
+                                                      "hundred": 100}
+_RATIO_BEFORE = re.compile(r"\b(\d{1,3}|[a-z]+)\s+(?:in|out\s+of)\s+$", re.I)
+
+
+def _small_number(word: str) -> int | None:
+    word = word.lower().replace(",", "")
+    return int(word) if word.isdigit() else _SMALL_NUMBERS.get(word)
+
+
+def _as_written(sentence: str, start: int, text: str) -> str:
+    """A number chosen as the answer, as the sentence states it: with the currency sign before it
+    (``_with_currency``), and with the count it is the denominator of: "one in 13", not "13", for "Serial
+    truants make up one in 13 pupils" (only a smaller count before it makes a share: not "40 in 13 days", nor
+    "won 2 in 2010")."""
+    text = _with_currency(sentence, start, text)
+    if not sentence.startswith(text, start):
+        return text
+    whole = _small_number(text)
+    before = sentence[max(0, start - 24):start]
+    m = _RATIO_BEFORE.search(before)
+    part = _small_number(m.group(1)) if m else None
+    if whole is not None and part is not None and 0 < part < whole and not re.fullmatch(r"1\d{3}|20\d{2}", text):
+        return before[m.start():] + text
     return text
 
 

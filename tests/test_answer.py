@@ -785,6 +785,27 @@ def test_a_number_chosen_as_the_answer_keeps_its_currency_sign(sentence, span, s
     assert _with_currency(sentence, sentence.index(span), span) == shown
 
 
+@pytest.mark.parametrize("sentence, span, shown", [
+    ("Serial truants make up one in 13 pupils.", "13", "one in 13"),   # "13" alone misstates the share
+    ("One in five adults smoke.", "five", "One in five"),
+    ("Three out of 10 voters agree.", "10", "Three out of 10"),
+    ("It rose to 40 in 13 days.", "13", "13"),                         # no share: the count before is larger
+    ("He won 2 in 2010.", "2010", "2010"),                             # a year is no denominator
+    ("Fines of $250,000 were paid.", "250,000", "$250,000"),           # the currency sign, as before
+])
+def test_a_number_chosen_as_the_answer_keeps_the_share_it_is_part_of(sentence, span, shown):
+    from rag.answer import _as_written
+
+    assert _as_written(sentence, sentence.index(span), span) == shown
+
+
+def test_how_many_is_answered_with_the_share_the_article_gives(tmp_path, settings, hash_embedder):
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "truants.txt": "Labour targets truants\nSerial truants make up one in 13 pupils. Earlier schemes helped.\n"})
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["13 [1]"])).ask("How many pupils are serial truants?")
+    assert ans.answer == "one in 13 [1]", (ans.answer, ans.notes)
+
+
 @pytest.mark.parametrize("sentence, span, question, ok", [
     ("Kyiv gets a €90 billion ($106 billion) loan.", "€90 billion", "How much is the loan worth in dollars?", False),
     ("Kyiv gets a €90 billion ($106 billion) loan.", "90 billion", "How much is the loan worth in dollars?", False),
