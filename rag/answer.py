@@ -390,15 +390,11 @@ class Pipeline:
             # close to the question, of the asked-for type ("where" may also be answered by a thing)
             numeric = bool(set(labels) & NUMERIC_TYPES)
             named = bool(set(labels) & NAME_TYPES)
-            person_asked = "PERSON" in labels
             candidates = [c for c in candidates
-                          if measures(c.text, question) and not (numeric and _restates_number(c.text, question))
-                          and in_asked_currency(evidence[c.evidence].text, c.start, c.end, question)
-                          and in_asked_dimension(evidence[c.evidence].text, c.start, c.end, question)
+                          if _fits_question(evidence[c.evidence], c.start, c.end, c.text, c.label, question, labels,
+                                            evidence[0])
                           and (_close_to_question(evidence[c.evidence]) or (
                               c.features["counted_noun"] and evidence[c.evidence].coverage >= self.settings.min_coverage))
-                          and not _borrows_closeness(evidence[c.evidence], evidence[0])
-                          and not (person_asked and c.label in NAME_TYPES | {None} and _is_asked_name(c.text, question))
                           and (c.features["type_match"] or labels[0] in SOFT_TYPES
                                or (numeric and c.features["has_digit"])      # "314 prisoners" for how many
                                or (named and c.kind == "name"))]             # a name the NER missed
@@ -578,15 +574,10 @@ class Pipeline:
         if labels:
             # a typed answer must sit next to what the question is about: most of its words, not just one
             noun = counted_noun(question, self._parse(question))
-            numeric = bool(set(labels) & NUMERIC_TYPES)
             candidates = [(i, a, b, lab) for i, e in enumerate(top) if e.doc_id not in foreign
                           for a, b, lab in self._entities(e.text, labels)
-                          if not _repeats_question(e.text[a:b], question) and measures(e.text[a:b], question)
-                          and not (numeric and _restates_number(e.text[a:b], question))
-                          and in_asked_currency(e.text, a, b, question)
-                          and in_asked_dimension(e.text, a, b, question)
-                          and not _borrows_closeness(e, evidence[0])
-                          and not ("PERSON" in labels and _is_asked_name(e.text[a:b], question))
+                          if not _repeats_question(e.text[a:b], question)
+                          and _fits_question(e, a, b, e.text[a:b], lab, question, labels, evidence[0])
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2)))]
@@ -681,16 +672,20 @@ def _with_currency(sentence: str, start: int, text: str) -> str:
     return text
 
 
-_SMALL_NUMBERS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())} | {"a": 1, "an": 1, "thirty": 30, "forty": 40, "fifty": 50,
-                                                      "hundred": 100}
 _RATIO_BEFORE = re.compile(r"\b(\d{1,3}|[a-z]+)\s+(?:in|out\s+of)\s+$", re.I)
 
 
 def _small_number(word: str) -> int | None:
-    word = word.lower().replace(",", "")
-    return int(word) if word.isdigit() else _SMALL_NUMBERS.get(word)
+    """The value of a count written in digits or in words ("13", "1,000", "five"); None for any other word."""
+    from text_to_num import text2num
+
+    word = word.replace(",", "")
+    if word.isdigit():
+        return int(word)
+    try:
+        return text2num(word.lower(), "en")
+    except ValueError:
+        return None
 
 
 def _as_written(sentence: str, start: int, text: str) -> str:
@@ -787,6 +782,18 @@ def _too_short(doc) -> bool:
 def _overlaps(sentence: str, a: int, b: int, claim_text: str) -> bool:
     at = sentence.find(claim_text)
     return at >= 0 and at < b and a < at + len(claim_text)
+
+
+def _fits_question(e: Evidence, start: int, end: int, text: str, label: str | None, question: str,
+                   labels: Sequence[str], best: Evidence) -> bool:
+    """The checks a typed answer span passes, whoever proposed it (the NER's entities, the span ranker's
+    candidates): a measure where one is asked, not the question's own number, the asked currency and
+    dimension, not borrowed from the sentence before the best one, not the person the question names."""
+    numeric = bool(set(labels) & NUMERIC_TYPES)
+    return (measures(text, question) and not (numeric and _restates_number(text, question))
+            and in_asked_currency(e.text, start, end, question) and in_asked_dimension(e.text, start, end, question)
+            and not _borrows_closeness(e, best)
+            and not ("PERSON" in labels and label in NAME_TYPES | {None} and _is_asked_name(text, question)))
 
 
 def _borrows_closeness(e: Evidence, best: Evidence) -> bool:
