@@ -580,7 +580,8 @@ class Pipeline:
                           and _fits_question(e, a, b, e.text[a:b], lab, question, labels, evidence[0])
                           # ... or it counts what the question counts ("in five months" for how many months)
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
-                                                          and counts_noun(e.text, a, b, noun, after=2)))]
+                                                          and counts_noun(e.text, a, b, noun, after=2,
+                                                                          doc=self._parse(e.text))))]
             # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
             # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
             # Umerov") is the span ranker's to find
@@ -812,13 +813,26 @@ def _is_asked_name(text: str, question: str) -> bool:
     same person when the question gives another first name: "Michelle Obama" may answer "Who is married to
     Barack Obama?"."""
     span = [bare_word(w).lower() for w in words(text) if w[:1].isupper()]
-    if not span:
+    if not span or _EPONYM.search(question):
         return False
     for run in name_runs(question):
         asked = [bare_word(w).lower() for w in run.split()]
-        if asked and span[-1] == asked[-1] and (len(asked) == 1 or set(span) <= set(asked)):
+        if asked and span[-1] == asked[-1] and (len(asked) == 1 or set(span) <= set(asked)) \
+                and not _FIRM_AFTER.match(question, _name_end(question, run)):
             return True
     return False
+
+
+# who founded a firm or who it is named after is often who it is named after: "Henry Ford" founded Ford
+_EPONYM = re.compile(r"\b(?:(?:co-?)?found(?:ed|s|ing|er|ers)?|establish(?:ed|es)?|named\s+(?:after|for))\b", re.I)
+# a name followed by "&" is the start of a firm's name ("McKinsey & Company"), not a person's
+_FIRM_AFTER = re.compile(r"\s*&")
+
+
+def _name_end(question: str, run: str) -> int:
+    """Where the name run ``run`` (lower case, from ``name_runs``) ends in ``question``; the end if not found."""
+    m = re.search(r"\s+".join(re.escape(w) for w in run.split()) + r"\b", question, re.I)
+    return m.end() if m else len(question)
 
 
 def _close_to_question(e: Evidence) -> bool:
@@ -842,7 +856,12 @@ def is_yes_no(question: str) -> bool:
     """A question that opens with its verb and asks no wh-word: "Did Tsahkna meet Zelenskyy?", "Is the loan
     repaid?". Not "Did Zelenskyy say what Russia must be ready for?" nor "Is the focus high or low?", whose
     answers are spans."""
-    return bool(_YES_NO.match(question.strip())) and not _WH_WORD.search(question) and not re.search(r"\bor\b", question)
+    q = _LEAD_IN.sub("", question.strip(), count=1)  # "In 1972, did Norway join the EU?"
+    return bool(_YES_NO.match(q)) and not _WH_WORD.search(question) and not re.search(r"\bor\b", question)
+
+
+# a phrase set off by a comma before the question's verb: "In 1972, ", "According to the BBC, "
+_LEAD_IN = re.compile(r"^[^,?]{1,60},\s*(?=(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would)\b)", re.I)
 
 
 _WHO = re.compile(r"^\W*(?:who|whom)\b|\bwho\s+(?:is|was|were|are|did|said|led|won)\b", re.I)

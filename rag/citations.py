@@ -154,6 +154,12 @@ def name_runs(text: str) -> set[str]:
     return {" ".join(run) for run in runs.values()}
 
 
+def _without_article(run: list[str]) -> list[list[str]]:
+    """A capitalized run, and without the article that opens a sentence: "The American Automobile Association"
+    is the AAA."""
+    return [run, run[1:]] if len(run) > 2 and run[0] in ("The", "A", "An") else [run]
+
+
 def names_missing(names: set[str], text: str) -> list[str]:
     """Names (from ``names_in`` or ``name_runs``) that ``text`` never mentions.
 
@@ -173,8 +179,8 @@ def names_missing(names: set[str], text: str) -> list[str]:
 
     text = _DEGREES.sub(lambda m: " " + _DEGREE_NAMES[m.group(1).upper()], undot_acronyms(text))
     stems = {stem(part) for w in words(text) for part in re.sub(r"['’]s?$", "", w).split("-") if part}
-    initials = {"".join(w[0] for w in m.group().split() if w[0].isupper()).lower()
-                for m in _NAME.finditer(text)}
+    initials = {"".join(w[0] for w in run if w[0].isupper()).lower()
+                for m in _NAME.finditer(text) for run in _without_article(m.group().split())}
     acronyms = {w.lower() for w in words(text) if len(w) >= 2 and w.isupper() and w.isalpha()}
 
     def present(part: str) -> bool:
@@ -424,16 +430,26 @@ def counted_noun(question: str, question_doc=None) -> str | None:
     # "how many times" counts events, said as "twice" or "three times"; "how much money" is said in a
     # currency ("$1m"), "how much time" in a clock's or a calendar's units ("17 seconds", "3:08"): no noun
     # to look for
-    return noun if noun and noun not in STOPWORDS | {"times", "money", "time"} else None
+    return noun if noun and noun not in STOPWORDS | _MODALS | {"times", "money", "time"} else None
 
 
-def counts_noun(sentence: str, start: int, end: int, noun: str | None, after: int = 3) -> bool:
+# a modal after "how much" is the question's verb, not what it counts: "How much might Liverpool bid?"
+_MODALS = frozenset({"might", "may", "must", "shall", "ought"})
+
+
+def counts_noun(sentence: str, start: int, end: int, noun: str | None, after: int = 3, doc=None) -> bool:
     """True when ``sentence[start:end]`` counts ``noun``: its last word or one of the ``after`` words
-    that follow is the noun ("314 prisoners", "in five months")."""
+    that follow is the noun ("314 prisoners", "in five months"), or, with the sentence's parse ``doc``, the
+    noun its number qualifies, past the noun's modifiers ("900,000 military and civilian staff")."""
     if not noun:
         return False
     near = words(sentence[start:end])[-1:] + words(sentence[end:end + 40])[:after]
-    return stem(noun) in {stem(w) for w in near}
+    if stem(noun) in {stem(w) for w in near}:
+        return True
+    if doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP") or doc.text != sentence:
+        return False
+    return any(t.dep_ == "nummod" and t.head.i > t.i and stem(t.head.lower_) == stem(noun)
+               for t in doc if start <= t.idx < end)
 
 
 _NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})

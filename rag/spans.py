@@ -224,7 +224,7 @@ def candidate_features(c: Candidate, evidence: Sequence[Evidence], question: str
     typed = bool(labels)
     noun = counted_noun(question, question_doc)
     # "314 prisoners" for "how many prisoners": the number that counts what the question counts
-    counts = counts_noun(ev.text, c.start, c.end, noun)
+    counts = counts_noun(ev.text, c.start, c.end, noun, doc=c.doc)
     return {
         "ev_rank": float(c.evidence),
         "ev_score": ev.score,

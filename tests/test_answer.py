@@ -400,6 +400,10 @@ def test_a_multi_word_name_needs_its_surname_and_its_rarest_word():
     assert names_missing(name_runs("Who ruled in the United States?"), "the U.S. Supreme Court") == []
     assert names_missing(name_runs("What speed is usual in the United States?"), "3600 RPM in the USA") == []
     assert names_missing(name_runs("Who ruled in the United States?"), "the USSR and the UAE") == ["united states"]
+    # an acronym in the question, its name opening a sentence
+    text = "The American Automobile Association reported that 20% of stations had no fuel."
+    assert names_missing(name_runs("According to the AAA, how many stations ran dry?"), text) == []
+    assert names_missing(name_runs("According to the RAC, how many stations ran dry?"), text) == ["rac"]
     # a temperature unit written as its symbol
     assert names_missing(name_runs("How hot is it, in degrees Celsius?"), "typically 565 °C") == []
     assert names_missing(name_runs("How hot is it, in degrees Celsius?"), "typically 1050 °F") == ["celsius"]
@@ -492,9 +496,23 @@ def test_the_counted_noun_is_the_one_many_qualifies_when_the_question_is_parsed(
                     ("How many people died in the flood?", "people"),
                     ("How much will the new bridge cost?", None),   # "cost" is the verb, not a thing counted
                     ("How much prize money did the winner take home?", None),  # money is said in a currency
-                    ("How much time was left when the winner scored?", None)]:  # time in seconds, days...
+                    ("How much time was left when the winner scored?", None),  # time in seconds, days...
+                    ("How much might Liverpool bid for the striker?", None)]:  # "might" is the verb
         assert counted_noun(q, nlp(q)) == noun, q
     assert counted_noun("How many free kicks did the referee award?") == "free"  # unparsed: the next word
+
+
+def test_a_number_counts_the_noun_it_qualifies_past_the_nouns_modifiers():
+    from rag.citations import counts_noun
+    from rag.text import load_parser
+
+    s = "About 900,000 military and civilian staff at the defence department are among the 1.2 million affected."
+    doc = load_parser()(s)
+    at = s.index("900,000")
+    assert not counts_noun(s, at, at + 7, "staff")           # the words after it alone do not reach "staff"
+    assert counts_noun(s, at, at + 7, "staff", doc=doc)      # the parse does
+    other = s.index("1.2 million")
+    assert not counts_noun(s, other, other + 11, "staff", doc=doc)
 
 
 def test_how_many_times_is_answered_by_twice():
@@ -680,6 +698,10 @@ def test_a_yes_no_question_about_someone_no_sentence_names_abstains(make_pipe):
     ("Who did Trump host in Alaska?", False),
     ("Doctors say what?", False),
     ("Is the focus on mentorship high or low?", False),  # one of the two is the answer
+    ("In 1972, did Norway end up joining the European Union?", True),  # a phrase before the verb
+    ("According to the BBC, is the loan repaid?", True),
+    ("In 1972, which country joined the European Union?", False),
+    ("In 1972, Norway did what?", False),
 ])
 def test_yes_no_questions_are_told_from_wh_questions(question, yes_no):
     from rag.answer import is_yes_no
@@ -887,6 +909,11 @@ def test_who_is_not_answered_with_the_person_the_question_names(tmp_path, settin
     ("Kim Yo Jong", "Who is Kim Jong Un's sister?", False),
     ("Donald Trump", "Who hosted Putin in Alaska?", False),
     ("the head of state", "Who hosted Putin in Alaska?", False),   # no name
+    # a firm is often named after who founded it
+    ("James O. McKinsey", "Who founded McKinsey & Company?", False),
+    ("Henry Ford", "Who founded Ford?", False),
+    ("Henry Ford", "Who was Ford named after?", False),
+    ("Henry Ford", "Who bought shares in Ford?", True),
 ])
 def test_the_person_a_question_names_is_not_its_answer(span, question, asked):
     from rag.answer import _is_asked_name
