@@ -894,7 +894,8 @@ def _repeats_question(span: str, question: str) -> bool:
 
 
 # "how old", "how long", "how many": the answer is a measure, so it holds a number, in digits or in words
-_MEASURE_QUESTION = re.compile(r"\bhow\s+(old|long|far|tall|big|large|high|deep|wide|heavy|many|much)\b", re.I)
+_MEASURE_QUESTION = re.compile(r"\bhow\s+(old|long|far|tall|big|large|high|deep|wide|heavy|many|much)\b"
+                               r"|\b(?:what|which)\s+(?:is\s+|was\s+)?(?:the\s+)?(age)\b", re.I)
 _QUANTITY = re.compile(
     r"\d|\b(?:(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|"
     r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|"
@@ -927,7 +928,8 @@ def measures(span: str, question: str) -> bool:
         return not (_WHEN_QUESTION.search(question) and _BARE_DURATION.fullmatch(span.strip()))
     if not _QUANTITY.search(span):
         return False
-    return not (m.group(1).lower() in ("long", "old") and _BARE_YEAR.fullmatch(span.strip()))
+    asked = (m.group(1) or m.group(2)).lower()  # "what age" asks what "how old" does
+    return not (asked in ("long", "old", "age") and _BARE_YEAR.fullmatch(span.strip()))
 
 
 # "in dollars", "how many euros": the question names the currency the amount must be in
@@ -972,7 +974,7 @@ def in_asked_currency(sentence: str, start: int, end: int, question: str) -> boo
 # ("how deep are the cuts", "how heavy were the losses", "how wide is the deficit", "how fast did spending grow":
 # money may answer those)
 _NOT_MONEY_MEASURE = re.compile(
-    r"\bhow\s+(hot|cold|warm|cool|chilly|freezing|old|tall)\b"
+    r"\bhow\s+(hot|cold|warm|cool|chilly|freezing|old|tall)\b|\b(?:what|which)\s+(?:is\s+|was\s+)?(?:the\s+)?age\b"
     r"|\bhow\s+(?:low|high|far)\s+(?:did|does|do|will|would|could|can|have|has|had)\s+(?:the\s+)?temperatures?\b"
     r"|\b(?:what|which)\s+(?:was|were|is|are|will\s+be)\s+the\s+(?:[\w-]+\s+)?temperatures?\b", re.I)
 _PERCENTAGE = re.compile(r"%|\bper\s?cent\b|\bpercentage points?\b", re.I)

@@ -649,6 +649,9 @@ def test_the_words_of_a_question_are_found_in_their_other_forms():
     ("late Wednesday", "How long has the conflict lasted?", False),
     ("late Wednesday", "How old is Rustem Umerov?", False),
     ("43-year-old", "How old is Rustem Umerov?", True),
+    ("1952", "What age is Andy Murray?", False),                     # a year is no age
+    ("17", "What age is Andy Murray?", True),
+    ("1952", "What is the age of the building?", False),
     ("1870 to 1939", "How long was the theatre in operation?", True),
     ("well into the nineteenth century", "For how long did they keep French names?", True),
     ("twice", "How many times did they win?", True),
@@ -860,6 +863,8 @@ def test_an_amount_asked_in_one_currency_is_not_answered_in_another(sentence, sp
     ("The bank lost $3bn.", "$3bn", "How heavy were the bank's losses?", True),
     ("Spending grew 3% a year.", "3%", "How fast did spending grow?", True),
     ("Kyiv gets a €90 billion ($106 billion) loan.", "€90 billion", "How large is the loan?", True),   # not asked
+    ("He was paid $5m at 17.", "$5m", "What age is Andy Murray?", False),  # "what age" asks what "how old" does
+    ("He was paid $5m at 17.", "17", "What age is Andy Murray?", True),
 ])
 def test_a_measure_that_money_does_not_give_is_not_answered_with_an_amount(sentence, span, question, ok):
     from rag.answer import in_asked_dimension
