@@ -791,7 +791,7 @@ def _fits_question(e: Evidence, start: int, end: int, text: str, label: str | No
     candidates): a measure where one is asked, not the question's own number, the asked currency and
     dimension, not borrowed from the sentence before the best one, not the person the question names."""
     numeric = bool(set(labels) & NUMERIC_TYPES)
-    return (measures(text, question) and not (numeric and _restates_number(text, question))
+    return (measures(text, question, e.text[end:]) and not (numeric and _restates_number(text, question))
             and in_asked_currency(e.text, start, end, question) and in_asked_dimension(e.text, start, end, question)
             and not _borrows_closeness(e, best)
             and not ("PERSON" in labels and label in NAME_TYPES | {None} and _is_asked_name(text, question)))
@@ -919,17 +919,44 @@ _WHEN_QUESTION = re.compile(r"^\W*when\b|\bwhen\s+(?:is|was|were|are|did|does|do
                             re.I)
 
 
-def measures(span: str, question: str) -> bool:
+def measures(span: str, question: str, after: str = "") -> bool:
     """False when the question asks for a measure and ``span`` is none: "late Wednesday" or "1945" (a point in
     time, not a length of it) for "How long has the conflict lasted?"; and the other way round, "12 months"
-    (a length of time, not a point in it) for "When was the directive created?". True otherwise."""
+    (a length of time, not a point in it) for "When was the directive created?". True otherwise.
+
+    A length or an age is no count of something else: "51 caps" (or "51" of "won 51 caps", ``after`` being the
+    sentence's words after the span) answers neither "How old is Healey?" nor "How long was he out?"."""
     m = _MEASURE_QUESTION.search(question)
     if not m:
         return not (_WHEN_QUESTION.search(question) and _BARE_DURATION.fullmatch(span.strip()))
     if not _QUANTITY.search(span):
         return False
     asked = (m.group(1) or m.group(2)).lower()  # "what age" asks what "how old" does
-    return not (asked in ("long", "old", "age") and _BARE_YEAR.fullmatch(span.strip()))
+    if asked not in ("long", "old", "age"):
+        return True
+    return not (_BARE_YEAR.fullmatch(span.strip()) or _counts_other_things(span, after)
+                or re.fullmatch(r"once|twice|thrice", span.strip(), re.I))  # how often, not how long
+
+
+_NUMBER_WORD = re.compile(r"\d[\d,.]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+                          r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|several|"
+                          r"few|dozen)$", re.I)
+# what a length of time, a distance or an age is counted in
+_LENGTH_UNIT = re.compile(r"(?:second|minute|hour|day|night|week|fortnight|month|year|decade|centur(?:y|ie)|millenni(?:um|a)|"
+                          r"season|term|generation|lifetime|age|aged|old|long|ago|bp|metre|meter|m|km|kilomet(?:re|er)|"
+                          r"mile|f(?:oo|ee)t|ft|inch(?:e)?|cm|mm|yard|light-year)s?$", re.I)
+
+
+def _counts_other_things(span: str, after: str) -> bool:
+    """True when the span's last number counts a thing that is no unit of time, length or age: "51 caps",
+    "three goals"; not "six weeks", "31-year-old", "20 years old" or "39, when he played"."""
+    tokens = words(span)
+    numbers = [k for k, w in enumerate(tokens) if _NUMBER_WORD.match(w) and not re.search(r"[a-z]-", w, re.I)]
+    if not numbers or any(_LENGTH_UNIT.match(p) for w in tokens for p in w.lower().split("-")[1:]):
+        return False  # no number, or one written with its unit ("31-year-old", "5-day")
+    nxt = (tokens[numbers[-1] + 1:] + words(after)[:1])[:1]
+    return bool(nxt) and nxt[0].isalpha() and nxt[0].lower() not in STOPWORDS \
+        and not _NUMBER_WORD.match(nxt[0]) and not _LENGTH_UNIT.match(nxt[0])
 
 
 # "in dollars", "how many euros": the question names the currency the amount must be in

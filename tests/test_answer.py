@@ -671,6 +671,24 @@ def test_a_measure_question_is_answered_by_a_measure(span, question, ok):
     assert measures(span, question) is ok
 
 
+@pytest.mark.parametrize("span, after, question, ok", [
+    ("51 caps", "", "How old is Austin Healey?", False),              # a count of caps is no age
+    ("51", " caps prior to the 2003 World Cup", "How old is Austin Healey?", False),
+    ("51 caps", "", "How long was Healey out injured?", False),
+    ("six weeks", " out", "How long was Healey out injured?", True),
+    ("31-year-old", " is relishing his role", "How old is Austin Healey?", True),
+    ("38", " when he played", "How old was John Elway?", True),
+    ("about 515 million years ago", "", "How old are the fossils?", True),
+    ("three seasons", "", "How long did he play for Leicester?", True),
+    ("51 caps", "", "How many caps has Healey won?", True),           # what is counted is asked for
+    ("twice", " a Heineken Cup winner", "How old is Austin Healey?", False),  # how often is not how old
+])
+def test_a_length_or_an_age_is_no_count_of_other_things(span, after, question, ok):
+    from rag.answer import measures
+
+    assert measures(span, question, after) is ok
+
+
 def test_a_number_the_question_states_does_not_answer_it():
     from rag.answer import _repeats_question
 
