@@ -938,6 +938,10 @@ def measures(span: str, question: str, after: str = "") -> bool:
                 or re.fullmatch(r"once|twice|thrice", span.strip(), re.I))  # how often, not how long
 
 
+# a number standing alone: not "19th", "1990s", "5km" or the "31" of "31-year-old" (its unit is written with it)
+_STANDALONE_NUMBER = re.compile(r"(?<![\w-])(?:\d[\d,.]*\d|\d|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                                r"twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|"
+                                r"million|billion|several|few|dozen))(?![\w-])", re.I)
 _NUMBER_WORD = re.compile(r"\d[\d,.]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
                           r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|several|"
                           r"few|dozen)$", re.I)
@@ -949,14 +953,15 @@ _LENGTH_UNIT = re.compile(r"(?:second|minute|hour|day|night|week|fortnight|month
 
 def _counts_other_things(span: str, after: str) -> bool:
     """True when the span's last number counts a thing that is no unit of time, length or age: "51 caps",
-    "three goals"; not "six weeks", "31-year-old", "20 years old" or "39, when he played"."""
-    tokens = words(span)
-    numbers = [k for k, w in enumerate(tokens) if _NUMBER_WORD.match(w) and not re.search(r"[a-z]-", w, re.I)]
-    if not numbers or any(_LENGTH_UNIT.match(p) for w in tokens for p in w.lower().split("-")[1:]):
-        return False  # no number, or one written with its unit ("31-year-old", "5-day")
-    nxt = (tokens[numbers[-1] + 1:] + words(after)[:1])[:1]
-    return bool(nxt) and nxt[0].isalpha() and nxt[0].lower() not in STOPWORDS \
-        and not _NUMBER_WORD.match(nxt[0]) and not _LENGTH_UNIT.match(nxt[0])
+    "three goals"; not "six weeks", "31-year-old", "20 years old", "the 19th century" or "39, when he played"."""
+    found = list(_STANDALONE_NUMBER.finditer(span))
+    if not found:
+        return False  # no number, or one written with its unit or as an ordinal ("5km", "19th", "1990s")
+    m = re.match(r"\s+([A-Za-z][\w-]*)", span[found[-1].end():] + after)
+    if m is None:
+        return False
+    word = m.group(1)
+    return word.lower() not in STOPWORDS and not _NUMBER_WORD.match(word) and not _LENGTH_UNIT.match(word)
 
 
 # "in dollars", "how many euros": the question names the currency the amount must be in

@@ -682,6 +682,8 @@ def test_a_measure_question_is_answered_by_a_measure(span, question, ok):
     ("three seasons", "", "How long did he play for Leicester?", True),
     ("51 caps", "", "How many caps has Healey won?", True),           # what is counted is asked for
     ("twice", " a Heineken Cup winner", "How old is Austin Healey?", False),  # how often is not how old
+    ("the second quarter of the 19th century", "", "How long did plague last in the Ottoman empire?", True),
+    ("5km", " route", "How long is the route?", True),                 # an ordinal, a unit written with it
 ])
 def test_a_length_or_an_age_is_no_count_of_other_things(span, after, question, ok):
     from rag.answer import measures
@@ -1061,3 +1063,4 @@ def test_place_names_are_read_from_geonames_once_then_from_a_plain_list(tmp_path
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
     (tmp_path / "not-a-folder").write_text("")  # a cache it cannot write: the names are still there, in memory
     assert "Kyiv" in places._cached_names()
+
