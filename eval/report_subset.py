@@ -3,7 +3,8 @@
     .venv/bin/rag eval --gold eval/xquad/gold.jsonl --corpus eval/xquad/corpus --out all.json
     .venv/bin/python eval/report_subset.py all.json --exclude 150:0 --exclude 300:1 --exclude-training
 
-``--exclude LIMIT:SEED`` drops the questions of ``rag eval --limit LIMIT --seed SEED`` (repeatable);
+``--exclude LIMIT:SEED`` drops the questions of ``rag eval --limit LIMIT --seed SEED`` (repeatable), ``--only
+LIMIT:SEED`` keeps just those (the README's sample 0 and held-out columns: ``--only 150:0``, ``--only 300:1``);
 ``--exclude-training`` drops the questions the span ranker was trained on, drawn again exactly as
 ``eval/train_span_ranker.py`` drew them (its settings are stored in ``rag/span_ranker.json``). The
 metrics are computed by the same code as the report's (``rag.metrics.summarize``).
@@ -40,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gold", type=Path, default=ROOT / "eval/xquad/gold.jsonl")
     ap.add_argument("--exclude", action="append", default=[], metavar="LIMIT:SEED")
     ap.add_argument("--exclude-training", action="store_true")
+    ap.add_argument("--only", metavar="LIMIT:SEED", help="keep only the questions of this sample")
     args = ap.parse_args(argv)
 
     items = read_gold(args.gold)
@@ -47,6 +49,10 @@ def main(argv=None) -> int:
     for spec in args.exclude:
         limit, seed = (int(x) for x in spec.split(":"))
         drop |= {g.id for g in sample_gold(items, limit, seed)}
+    if args.only:
+        limit, seed = (int(x) for x in args.only.split(":"))
+        keep = {g.id for g in sample_gold(items, limit, seed)}
+        drop |= {g.id for g in items if g.id not in keep}
     if args.exclude_training:
         drop |= training_ids(items, json.loads(WEIGHTS.read_text(encoding="utf-8"))["trained_on"])
     names = {f.name for f in dataclasses.fields(ItemResult)}

@@ -452,6 +452,9 @@ def test_report_subset_drops_the_named_samples_and_recomputes_the_metrics(tmp_pa
     out = _json.loads(capsys.readouterr().out)
     assert out["kept"] == 4 and out["dropped"] == 2
     assert out["answer"]["f1"] == 0.0  # only the kept questions count
+    assert mod.main([str(report), "--gold", str(gold), "--only", "2:0"]) == 0  # and the other way round
+    out = _json.loads(capsys.readouterr().out)
+    assert out["kept"] == 2 and out["answer"]["f1"] == 1.0
 
 
 def _calibrate_module(name="calibrate_abstention"):
