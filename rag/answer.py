@@ -811,7 +811,8 @@ def _is_asked_name(text: str, question: str) -> bool:
     """True when ``text`` is the name of someone the question names: "Vladimir Putin" (or "Russia’s Vladimir
     Putin") does not answer "Who hosted Putin in Alaska?", it is who was hosted. The same surname is not the
     same person when the question gives another first name: "Michelle Obama" may answer "Who is married to
-    Barack Obama?"."""
+    Barack Obama?". Nor is a firm's name a person's, though its founder may share it: "James O. McKinsey"
+    answers "Who founded McKinsey & Company?"."""
     span = [bare_word(w).lower() for w in words(text) if w[:1].isupper()]
     if not span or _EPONYM.search(question):
         return False
@@ -823,7 +824,7 @@ def _is_asked_name(text: str, question: str) -> bool:
     return False
 
 
-# who founded a firm or who it is named after is often who it is named after: "Henry Ford" founded Ford
+# a firm is often named after its founder: "Henry Ford" answers "Who founded Ford?"
 _EPONYM = re.compile(r"\b(?:(?:co-?)?found(?:ed|s|ing|er|ers)?|establish(?:ed|es)?|named\s+(?:after|for))\b", re.I)
 # a name followed by "&" is the start of a firm's name ("McKinsey & Company"), not a person's
 _FIRM_AFTER = re.compile(r"\s*&")
@@ -861,7 +862,7 @@ def is_yes_no(question: str) -> bool:
 
 
 # a phrase set off by a comma before the question's verb: "In 1972, ", "According to the BBC, "
-_LEAD_IN = re.compile(r"^[^,?]{1,60},\s*(?=(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would)\b)", re.I)
+_LEAD_IN = re.compile(r"^[^,?]{1,60},\s*(?=" + _YES_NO.pattern + ")", re.I)
 
 
 _WHO = re.compile(r"^\W*(?:who|whom)\b|\bwho\s+(?:is|was|were|are|did|said|led|won)\b", re.I)
@@ -938,13 +939,11 @@ def measures(span: str, question: str, after: str = "") -> bool:
                 or re.fullmatch(r"once|twice|thrice", span.strip(), re.I))  # how often, not how long
 
 
+_COUNT_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+                r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|several|few|dozen")
 # a number standing alone: not "19th", "1990s", "5km" or the "31" of "31-year-old" (its unit is written with it)
-_STANDALONE_NUMBER = re.compile(r"(?<![\w-])(?:\d[\d,.]*\d|\d|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
-                                r"twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|"
-                                r"million|billion|several|few|dozen))(?![\w-])", re.I)
-_NUMBER_WORD = re.compile(r"\d[\d,.]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-                          r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|several|"
-                          r"few|dozen)$", re.I)
+_STANDALONE_NUMBER = re.compile(r"(?<![\w-])(?:\d[\d,.]*\d|\d|(?:" + _COUNT_WORDS + r"))(?![\w-])", re.I)
+_NUMBER_WORD = re.compile(r"\d[\d,.]*|(?:" + _COUNT_WORDS + r")$", re.I)
 # what a length of time, a distance or an age is counted in
 _LENGTH_UNIT = re.compile(r"(?:second|minute|hour|day|night|week|fortnight|month|year|decade|centur(?:y|ie)|millenni(?:um|a)|"
                           r"season|term|generation|lifetime|age|aged|old|long|ago|bp|metre|meter|m|km|kilomet(?:re|er)|"
