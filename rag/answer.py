@@ -908,13 +908,15 @@ _QUANTITY = re.compile(
     r"metre|meter|foot|feet|yard|inch)|(?:year|month|week|day|hour|minute|mile|kilometre|kilometer|metre|meter|yard|inche)s)\b",
     re.I)
 _BARE_YEAR = re.compile(r"(?:in\s+)?\d{4}")
+# a count in words: "six weeks", "several years"
+_COUNT_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+                r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|several|few|dozen")
 # "12 months", "about three years", "the past two decades": a length of time with nothing that places it
 # ("in 12 months", "two years ago", "three days later" do)
 _BARE_DURATION = re.compile(
     r"(?:(?:about|around|some|nearly|almost|over|under|more than|less than|at least|up to|"
     r"the(?: last| past| next| first)?)\s+)?"
-    r"(?:[\d,.]+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-    r"hundred|several|many|few|a few)[\s-]+(?:full\s+)?"
+    r"(?:[\d,.]+|an?|many|a few|" + _COUNT_WORDS + r")[\s-]+(?:full\s+)?"
     r"(?:seconds?|minutes?|hours?|days?|weeks?|fortnights?|months?|years?|decades?|century|centuries)", re.I)
 _WHEN_QUESTION = re.compile(r"^\W*when\b|\bwhen\s+(?:is|was|were|are|did|does|do|will|would|had|has|have|can|could)\b",
                             re.I)
@@ -939,8 +941,6 @@ def measures(span: str, question: str, after: str = "") -> bool:
                 or re.fullmatch(r"once|twice|thrice", span.strip(), re.I))  # how often, not how long
 
 
-_COUNT_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-                r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|several|few|dozen")
 # a number standing alone: not "19th", "1990s", "5km" or the "31" of "31-year-old" (its unit is written with it)
 _STANDALONE_NUMBER = re.compile(r"(?<![\w-])(?:\d[\d,.]*\d|\d|(?:" + _COUNT_WORDS + r"))(?![\w-])", re.I)
 _NUMBER_WORD = re.compile(r"\d[\d,.]*|(?:" + _COUNT_WORDS + r")$", re.I)
