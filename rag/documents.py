@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are refused: almost surely not an article
+# A dataset's own notes (the BBC corpus's README.TXT: who to cite, whom to contact) describe the folder,
+# they are not news: indexed, they answer "Who owns the articles?" from the folder's licence.
+NOT_ARTICLES = {"readme", "license", "licence", "copying", "notice", "changelog", "changes", "authors", "citation"}
 
 _BOILERPLATE = re.compile(
     r"""^\s*(
@@ -260,6 +263,7 @@ def iter_corpus_files(root: Path, report: LoadReport) -> list[Path]:
     """Every article file under root, sorted; symlink loops and unreadable folders are reported, not fatal."""
     files: list[Path] = []
     others: list[str] = []  # files of other types, named once at the end: "notes.docx" is not read
+    notes: list[str] = []   # a folder's README or LICENCE, named once too
     seen_dirs: set[tuple[int, int]] = set()
 
     def onerror(err: OSError) -> None:
@@ -281,7 +285,9 @@ def iter_corpus_files(root: Path, report: LoadReport) -> list[Path]:
             p = Path(dirpath) / name
             if name.startswith("."):
                 continue
-            if p.suffix.lower() in SUFFIXES:
+            if p.suffix.lower() in SUFFIXES and p.stem.lower() in NOT_ARTICLES:
+                notes.append(p.relative_to(root).as_posix())
+            elif p.suffix.lower() in SUFFIXES:
                 files.append(p)
             else:
                 others.append(p.relative_to(root).as_posix())
@@ -289,6 +295,9 @@ def iter_corpus_files(root: Path, report: LoadReport) -> list[Path]:
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         report.warn(f"{len(others)} file{'' if len(others) == 1 else 's'} of other types not read ({shown}); "
                     f"articles are {', '.join(sorted(SUFFIXES))} files")
+    if notes:
+        report.warn(f"{', '.join(notes[:5])}{' and more' if len(notes) > 5 else ''}: the folder's own notes "
+                    f"(README, LICENSE, …), not articles; not read — rename a file to index it")
     return sorted(files)
 
 

@@ -135,6 +135,20 @@ def test_files_of_other_types_are_named_once_and_a_file_for_a_folder_says_so(tmp
         load_corpus(tmp_path / "a.txt")
 
 
+def test_a_datasets_readme_and_licence_are_not_articles(tmp_path):
+    # the BBC corpus ships a README.TXT ("Consists of 2225 documents … Contact Derek Greene"): indexed, it was
+    # the 2,227th article and could answer a question about who owns the news
+    (tmp_path / "README.TXT").write_text("Consists of 2225 documents from the BBC news website.\n")
+    (tmp_path / "sport").mkdir()
+    (tmp_path / "sport" / "001.txt").write_text("Claxton hunting first major medal\nBritish hurdler Sarah Claxton ran.\n")
+    (tmp_path / "sport" / "LICENSE.md").write_text("CC BY-SA 4.0\n")
+    (tmp_path / "readme-first-aid.txt").write_text("First aid course\nA course on readmission ran.\n")
+    report = load_corpus(tmp_path)
+    assert [d.doc_id for d in report.documents] == ["readme-first-aid.txt", "sport/001.txt"]
+    assert report.warnings == ["README.TXT, sport/LICENSE.md: the folder's own notes (README, LICENSE, …), not "
+                               "articles; not read — rename a file to index it"]
+
+
 def test_markdown_and_html_edge_cases_keep_what_the_page_shows():
     from rag.documents import decode_with, looks_binary, markdown_to_text
 
