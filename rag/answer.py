@@ -402,6 +402,7 @@ class Pipeline:
         # question names, it does not answer it
         candidates = [c for c in candidates if not c.features["owner_of_question"]
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
+                      and not _role_of_another(c.doc, c.start, c.end, question_doc)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         person = asks_who_someone_is(question)
         if person:
@@ -585,6 +586,11 @@ class Pipeline:
             # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
             # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
             # Umerov") is the span ranker's to find
+            # nor a name the sentence does not give the asked role: "the Liverpool boss is looking forward to
+            # having skipper Steven Gerrard" does not say who the boss is
+            question_doc = self._parse(question)
+            candidates = [c for c in candidates if not _role_of_another(self._parse(top[c[0]].text), c[1], c[2],
+                                                                        question_doc)]
             answers = [c for c in candidates if not _place_for_person(self._parse(top[c[0]].text), c[1], c[2], c[3],
                                                                       question)] or candidates
             typed_ok = claims and claims[0].kind == "span" and (any(
@@ -878,6 +884,77 @@ def _place_for_person(doc, start: int, end: int, label: str | None, question: st
         return False
     span = doc.char_span(start, end, alignment_mode="expand")
     return span is not None and len(span) > 0 and span.root.dep_ == "pobj" and span.root.head.lower_ in _PLACE_PREPS
+
+
+# "Who is the Liverpool boss?", "Who was the chair of the IPCC?": the role a person is asked for by
+_WHO_ROLE = re.compile(r"^\W*who\s*(?:is|was|are|were|['’]s)\s+(?:the\s+|an?\s+)?(?P<role>[^?!.]+?)\s*[?!.]*\s*$", re.I)
+# how a name and a role name the same person: "Liverpool boss Rafael Benitez", "Rafael Benitez, the Liverpool
+# boss", "Benitez is the Liverpool boss", "Benitez, who became Liverpool boss", "Benitez as Liverpool boss"
+_SUBJECTS = {"nsubj", "nsubjpass"}
+_PREDICATES = {"attr", "oprd", "acomp", "appos"}
+
+
+def asked_role(question_doc) -> list | None:
+    """The tokens of the role a "Who is the <role>?" question asks the holder of ("Liverpool boss", "chair of
+    the IPCC", "Estonia's foreign minister"), ending in a noun; None for any other question and for a name
+    ("Who is Steve Witkoff?" asks what he is)."""
+    text = getattr(question_doc, "text", "")
+    m = _WHO_ROLE.match(text)
+    if not m or asks_who_someone_is(text) or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        return None
+    role = [t for t in question_doc if m.start("role") <= t.idx < m.end("role")]
+    if not role or len(role) > 6 or not any(t.pos_ in ("NOUN", "PROPN") for t in role) \
+            or any(t.pos_ in ("VERB", "AUX", "ADP") and t.lower_ != "of" for t in role):
+        return None  # "Who is named after…", "Who was the report written for?": not a role
+    return role
+
+
+def _role_of_another(doc, start: int, end: int, question_doc) -> bool:
+    """True when the sentence gives the asked role to someone other than the name at ``start:end``: "And the
+    Liverpool boss is looking forward to having skipper Steven Gerrard back" does not say Gerrard is the boss,
+    and "US Secretary of State Condoleezza Rice" is not the Culture Secretary (the title's own word before
+    "Secretary" is another). A name the sentence does not tie to any role is left to the ranker."""
+    role = asked_role(question_doc)
+    if not role or doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return False
+    name = span.root
+    words_ = [t.lower_ for t in role]
+    n = len(words_)
+    lowered = [t.lower_ for t in doc]
+    held = [doc[i:i + n] for i in range(len(doc) - n + 1) if lowered[i:i + n] == words_]
+    if held:
+        return not any(_names_holder(name, span, r) for r in held)
+    # the role's words are not in the sentence: a title before the name with the role's own noun but another
+    # word before it ("US Secretary", "UN Secretary" for "Culture Secretary") is another office
+    if "of" in words_ or n < 2:
+        return False
+    title = []
+    for t in reversed(doc[:span.start]):
+        if t.is_punct or not (t.is_title or t.is_upper or t.lower_ == "of"):
+            break
+        title.insert(0, t)
+    head = words_[-1]
+    for i, t in enumerate(title):
+        if t.lower_ == head and i > 0:
+            return title[i - 1].lower_ != words_[-2]
+    return False
+
+
+def _names_holder(name, span, role) -> bool:
+    """True when the name (the root token of ``span``) and the role's occurrence ``role`` are one person in
+    the parse: one qualifies the other, or a copula or "become" joins them."""
+    r = role.root
+    if span.start <= r.i < span.end or r.head == name or name.head == r:
+        return True
+    if r.head == name.head and r.head != r and ({r.dep_, name.dep_} & _SUBJECTS) and ({r.dep_, name.dep_} & _PREDICATES):
+        return True  # "Benitez is the Liverpool boss", "the boss is Benitez"
+    verb = r.head  # "Benitez, who became Liverpool boss in 2004", "appointed Benitez as Liverpool boss"
+    if verb.dep_ == "relcl" and verb.head == name:
+        return True
+    return r.dep_ == "pobj" and r.head.lower_ == "as" and r.head.head in (name, name.head)
 
 
 def _restates_number(span: str, question: str) -> bool:

@@ -753,6 +753,43 @@ def test_a_place_where_something_happened_does_not_answer_who(question, sentence
     assert _place_for_person(load_parser()(sentence), start, start + len(span), label, question) is excluded
 
 
+_BOSS = "And the Liverpool boss is looking forward to having skipper Steven Gerrard back for the return in Germany."
+_ATTEND = "Also due to attend are US Secretary of State Condoleezza Rice, UN Secretary General Kofi Annan and others."
+
+
+@pytest.mark.parametrize("question, sentence, span, another", [
+    # the sentence gives the asked role to someone it does not name: the name beside it is not the holder
+    ("Who is the Liverpool boss?", _BOSS, "Steven Gerrard", True),
+    ("Who is the Kremlin spokesman?", "The Kremlin spokesman said Vladimir Putin would attend.", "Vladimir Putin", True),
+    # a title of the same kind but another office: "US Secretary" is not the Culture Secretary
+    ("Who is the Culture Secretary?", _ATTEND, "Condoleezza Rice", True),
+    ("Who is the Culture Secretary?", _ATTEND, "Kofi Annan", True),
+    # the ways a sentence ties a name to its role
+    ("Who is the Liverpool boss?", "Liverpool boss Rafael Benitez said he was pleased.", "Rafael Benitez", False),
+    ("Who is the Liverpool boss?", "Rafael Benitez, the Liverpool boss, said he was pleased.", "Rafael Benitez", False),
+    ("Who is the Liverpool boss?", "Rafael Benitez is the Liverpool boss.", "Rafael Benitez", False),
+    ("Who is the Liverpool boss?", "The club appointed Rafael Benitez as Liverpool boss.", "Rafael Benitez", False),
+    ("Who is the Liverpool boss?", "Rafael Benitez, who became Liverpool boss in June, is pleased.", "Rafael Benitez",
+     False),
+    ("Who is the Culture Secretary?", "Culture Secretary Tessa Jowell on Tuesday said it was not her job.",
+     "Tessa Jowell", False),
+    ("Who is Estonia's foreign minister?", "Estonia's Foreign Minister Margus Tsahkna met Zelenskyy in Kyiv.",
+     "Margus Tsahkna", False),
+    ("Who is the chair of the IPCC?", "Hoesung Lee, the chair of the IPCC, spoke.", "Hoesung Lee", False),
+    # a sentence that does not name the role at all says nothing against the name; nor is a name a role
+    ("Who is the chair of the IPCC?", "The IPCC is chaired by Hoesung Lee.", "Hoesung Lee", False),
+    ("Who is Steve Witkoff?", "Steve Witkoff is Trump's envoy.", "Trump", False),
+    ("Who was the medical report written for?", "The report was written for the king of France.", "France", False),
+])
+def test_a_name_the_sentence_does_not_give_the_asked_role_is_not_its_holder(question, sentence, span, another):
+    from rag.answer import _role_of_another
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    start = sentence.index(span)
+    assert _role_of_another(nlp(sentence), start, start + len(span), nlp(question)) is another
+
+
 def test_the_answer_scorer_is_bundled_by_default_none_turns_it_off_and_a_path_is_taken_as_given(tmp_path, monkeypatch):
     from rag.llm import LLMUnavailable, LikelihoodScorer, make_scorer
     from rag.settings import Settings, resolve_scorer_path
