@@ -175,6 +175,8 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
     With ``store`` (the index the hits came from) the sentences' vectors are read from it, not computed."""
     raw: list[tuple[Hit, int, int, str, str]] = []
     seen, seen_text = set(), set()
+    asked = name_runs(query)
+    resolved: dict[int, str] = {}  # a sentence that says "She" for the asked person, as read with the name
     for hit in hits[:max_hits]:
         c = hit.chunk
         sents = [c.text[a - c.start:b - c.start] for a, b in c.sentences]
@@ -187,6 +189,9 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
             seen.add((c.doc_id, a))
             seen_text.add(same)
             window = " ".join(sents[max(0, k - 1):k + 2]) + " " + c.title
+            named = with_named_subject(sents[k], sents[k - 1] if k else "", asked)
+            if named:
+                resolved[len(raw)] = named
             raw.append((hit, a, b, sents[k], window))
     stored = None
     if store is not None and raw:
@@ -194,14 +199,20 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
         if all(v is not None for v in found):
             stored = np.stack(found)
     cos, vecs = _embed(embedder, query, [r[3] for r in raw], stored, query_vector)
+    if resolved:
+        # "She told the Guardian newspaper …", after a sentence naming Tessa Jowell, is read as saying her name
+        # for "Which newspaper did Tessa Jowell speak to?": its likeness is the better of the two readings
+        again, _ = _embed(embedder, query, list(resolved.values()), None, query_vector)
+        cos = np.array(cos, copy=True)
+        for i, c2 in zip(resolved, again):
+            cos[i] = max(cos[i], c2)
     forms = {k: v for k, v in other_forms_of_names(query).items() if k in question_stems}
     # the question's names its chunk gives, counted as covered by each of the chunk's sentences: "The pair face a
     # maximum fine" answers "What fine do William Trowbridge and Michael Chicoine face?" when the chunk names them
-    asked = name_runs(query)
     chunk_names: dict[str, str] = {}
     out = []
-    for (hit, a, b, text, window), cs, vec in zip(raw, cos, vecs):
-        cov_sent = covered_share(question_stems, text, forms)
+    for n, ((hit, a, b, text, window), cs, vec) in enumerate(zip(raw, cos, vecs)):
+        cov_sent = covered_share(question_stems, resolved.get(n, text), forms)
         cov_window = covered_share(question_stems, window, forms)
         named = cov_window
         if asked and cov_window < 1.0:
@@ -216,6 +227,34 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
                             own_coverage=cov_sent))
     out.sort(key=lambda e: -e.score)
     return out
+
+
+# a sentence that opens on a person's pronoun names its subject by it
+_OPENING_PRONOUN = re.compile(r"^\W*(?P<p>he|she|his|her)\b", re.I)
+
+
+def with_named_subject(sentence: str, previous: str, asked: set[str]) -> str | None:
+    """``sentence`` with its opening "He"/"She" ("His"/"Her") replaced by the name the question asks about and
+    the sentence before it gives ("She told the Guardian newspaper …" after "…, Tessa Jowell, has hit out …"),
+    the one it gives first when it gives several; None when the sentence opens otherwise, names that person
+    itself, or the sentence before names no one the question asks about."""
+    m = _OPENING_PRONOUN.match(sentence)
+    if not m or not asked or not previous:
+        return None
+    found = [(_first_mention(previous, run), run) for run in asked
+             if not names_missing({run}, previous) and names_missing({run}, sentence)]
+    found = [f for f in found if f[0] >= 0]
+    if not found:
+        return None
+    name = min(found)[1].title()
+    said = name + ("’s" if m.group("p").lower() in ("his", "her") else "")
+    return sentence[:m.start("p")] + said + sentence[m.end("p"):]
+
+
+def _first_mention(text: str, run: str) -> int:
+    """Where ``text`` first gives any word of the name ``run`` (case aside); -1 if nowhere."""
+    hits = [m.start() for w in run.split() for m in [re.search(rf"\b{re.escape(w)}\b", text, re.I)] if m]
+    return min(hits, default=-1)
 
 
 class Pipeline:

@@ -753,6 +753,29 @@ def test_a_place_where_something_happened_does_not_answer_who(question, sentence
     assert _place_for_person(load_parser()(sentence), start, start + len(span), label, question) is excluded
 
 
+@pytest.mark.parametrize("sentence, previous, asked, read", [
+    # the sentence before names the asked person: the pronoun that opens this one is read as the name
+    ('She told the Guardian newspaper there would be no super-casinos.',
+     "The Secretary of State for Culture, Media and Sport, Tessa Jowell, has hit out at critics of the bill.",
+     {"tessa jowell"}, 'Tessa Jowell told the Guardian newspaper there would be no super-casinos.'),
+    ("His remarks came on Friday.", "Trump met Putin in Alaska.", {"trump", "alaska"}, "Trump’s remarks came on Friday."),
+    # the first the sentence before gives, of several the question names
+    ("He left on Friday.", "Trump hosted Putin in Alaska.", {"putin", "trump"}, "Trump left on Friday."),
+    # not when the sentence names the person itself, opens otherwise, or follows no sentence naming them
+    ("He said Jowell was right.", "Tessa Jowell spoke.", {"tessa jowell"}, None),
+    ("The minister told the Guardian.", "Tessa Jowell spoke.", {"tessa jowell"}, None),
+    ("Shell sold it.", "Tessa Jowell spoke.", {"tessa jowell"}, None),
+    ("She told the Guardian.", "Mr Pound told the Today programme.", {"tessa jowell"}, None),
+    ("She told the Guardian.", "", {"tessa jowell"}, None),
+    ("She told the Guardian.", "Tessa Jowell spoke.", set(), None),
+])
+def test_a_sentence_opening_on_a_pronoun_is_read_with_the_asked_name_the_one_before_gives(sentence, previous, asked,
+                                                                                         read):
+    from rag.answer import with_named_subject
+
+    assert with_named_subject(sentence, previous, asked) == read
+
+
 _BOSS = "And the Liverpool boss is looking forward to having skipper Steven Gerrard back for the return in Germany."
 _ATTEND = "Also due to attend are US Secretary of State Condoleezza Rice, UN Secretary General Kofi Annan and others."
 
@@ -836,6 +859,25 @@ def test_names_the_chunk_gives_elsewhere_count_toward_a_sentences_closeness_to_t
     ans = Pipeline(s, store, hash_embedder, FakeGenerator(["$250,000 [1]"])).ask(question)
     assert not ans.abstained and "250,000" in ans.answer, (ans.answer, ans.notes)
     assert ans.citations[0].quote.startswith("The pair")
+
+
+def test_a_sentence_that_says_she_for_the_asked_person_holds_her_name(tmp_path, settings, hash_embedder):
+    """"She told the Guardian newspaper …" answers "Which newspaper did Tessa Jowell speak to?" when the sentence
+    before names her: it is scored as if it said her name (it had 1 of the question's 4 words, now 3), and it is
+    still quoted as written."""
+    from rag.answer import gather_evidence
+    from rag.retrieval import Retriever
+
+    s, store = _indexed(tmp_path, settings, hash_embedder, {
+        "jowell.txt": "Jowell rejects casino jibe\nThe Culture Secretary, Tessa Jowell, has hit out at critics of "
+                      "the bill. She told the Guardian newspaper there would be no super-casinos. Labour MP "
+                      "Stephen Pound spoke on radio. He told the Today programme the bill was a mistake.\n"})
+    question = "Which newspaper did Tessa Jowell speak to?"
+    hits = Retriever.from_settings(store, hash_embedder, s).search(question, 5)
+    evidence = {e.text: e for e in gather_evidence(hits, question_stems(question), hash_embedder, question)}
+    assert evidence["She told the Guardian newspaper there would be no super-casinos."].own_coverage == 0.75
+    # "He" after a sentence naming someone the question does not ask about stays unread
+    assert evidence["He told the Today programme the bill was a mistake."].own_coverage == 0.0
 
 
 def test_a_sentence_two_articles_share_is_one_piece_of_evidence(tmp_path, settings, hash_embedder):
