@@ -229,15 +229,16 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
     return out
 
 
-# a sentence that opens on a person's pronoun names its subject by it
-_OPENING_PRONOUN = re.compile(r"^\W*(?P<p>he|she|his|her)\b", re.I)
+# a sentence that opens on a pronoun names its subject by it ("She told …", "Its existence was …")
+_OPENING_PRONOUN = re.compile(r"^\W*(?P<p>he|she|his|her|it|its|they|their)\b", re.I)
 
 
 def with_named_subject(sentence: str, previous: str, asked: set[str]) -> str | None:
-    """``sentence`` with its opening "He"/"She" ("His"/"Her") replaced by the name the question asks about and
-    the sentence before it gives ("She told the Guardian newspaper …" after "…, Tessa Jowell, has hit out …"),
-    the one it gives first when it gives several; None when the sentence opens otherwise, names that person
-    itself, or the sentence before names no one the question asks about."""
+    """``sentence`` with its opening "He", "She", "It", "They" ("His", "Her", "Its", "Their") replaced by the name
+    the question asks about and the sentence before it gives ("She told the Guardian newspaper …" after "…,
+    Tessa Jowell, has hit out …"; "It won the Sunday Times award" after a sentence naming Newcastle University),
+    the one it gives first when it gives several; None when the sentence opens otherwise, gives that name
+    itself, or the sentence before names nothing the question asks about."""
     m = _OPENING_PRONOUN.match(sentence)
     if not m or not asked or not previous:
         return None
@@ -247,7 +248,7 @@ def with_named_subject(sentence: str, previous: str, asked: set[str]) -> str | N
     if not found:
         return None
     name = min(found)[1].title()
-    said = name + ("’s" if m.group("p").lower() in ("his", "her") else "")
+    said = name + ("’s" if m.group("p").lower() in ("his", "her", "its", "their") else "")
     return sentence[:m.start("p")] + said + sentence[m.end("p"):]
 
 

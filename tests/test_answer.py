@@ -759,6 +759,10 @@ def test_a_place_where_something_happened_does_not_answer_who(question, sentence
      "The Secretary of State for Culture, Media and Sport, Tessa Jowell, has hit out at critics of the bill.",
      {"tessa jowell"}, 'Tessa Jowell told the Guardian newspaper there would be no super-casinos.'),
     ("His remarks came on Friday.", "Trump met Putin in Alaska.", {"trump", "alaska"}, "Trump’s remarks came on Friday."),
+    ("It won an award in 2000.", "Newcastle University is a research university.", {"newcastle university"},
+     "Newcastle University won an award in 2000."),
+    ("Their first album sold well.", "Lindisfarne are a folk-rock group from Newcastle.", {"lindisfarne"},
+     "Lindisfarne’s first album sold well."),
     # the first the sentence before gives, of several the question names
     ("He left on Friday.", "Trump hosted Putin in Alaska.", {"putin", "trump"}, "Trump left on Friday."),
     # not when the sentence names the person itself, opens otherwise, or follows no sentence naming them
