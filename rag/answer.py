@@ -176,7 +176,7 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
     raw: list[tuple[Hit, int, int, str, str]] = []
     seen, seen_text = set(), set()
     asked = name_runs(query)
-    resolved: dict[int, str] = {}  # a sentence that says "She" for the asked person, as read with the name
+    resolved: dict[int, str] = {}  # a sentence that says "She" or "It" for an asked name, read with the name
     for hit in hits[:max_hits]:
         c = hit.chunk
         sents = [c.text[a - c.start:b - c.start] for a, b in c.sentences]
@@ -623,14 +623,14 @@ class Pipeline:
                           and (_close_to_question(e) or (e.coverage >= s.min_coverage
                                                           and counts_noun(e.text, a, b, noun, after=2,
                                                                           doc=self._parse(e.text))))]
-            # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
-            # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
-            # Umerov") is the span ranker's to find
-            # nor a name the sentence does not give the asked role: "the Liverpool boss is looking forward to
-            # having skipper Steven Gerrard" does not say who the boss is
+            # a name the sentence does not give the asked role is no answer: "the Liverpool boss is looking
+            # forward to having skipper Steven Gerrard" does not say who the boss is
             question_doc = self._parse(question)
             candidates = [c for c in candidates if not _role_of_another(self._parse(top[c[0]].text), c[1], c[2],
                                                                         question_doc)]
+            # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
+            # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
+            # Umerov") is the span ranker's to find
             answers = [c for c in candidates if not _place_for_person(self._parse(top[c[0]].text), c[1], c[2], c[3],
                                                                       question)] or candidates
             typed_ok = claims and claims[0].kind == "span" and (any(
@@ -985,7 +985,8 @@ def _role_of_another(doc, start: int, end: int, question_doc) -> bool:
 
 def _names_holder(name, span, role) -> bool:
     """True when the name (the root token of ``span``) and the role's occurrence ``role`` are one person in
-    the parse: one qualifies the other, or a copula or "become" joins them."""
+    the parse: one qualifies the other, a copula joins them, a relative clause of the name holds the role
+    ("…, who became Liverpool boss"), or the name is taken "as" the role."""
     r = role.root
     if span.start <= r.i < span.end or r.head == name or name.head == r:
         return True
