@@ -51,6 +51,7 @@ NUMERIC_TYPES = {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}
 NAME_TYPES = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 SOFT_TYPES = {"GPE"}  # answer types a plain passage span may satisfy too (where → a place or a thing)
 CURRENCY_SIGNS = "$£€¥₹₽"
+ROLE_SENTENCES = 8  # how far down the best sentences one tying a name to an asked role is looked for
 TYPED_COVERAGE = 0.6  # share of the question's content words a typed answer's sentence (± 1) must hold
 
 
@@ -409,7 +410,8 @@ class Pipeline:
         return typed_candidates(self._parse(text), labels)
 
     def _choose_span(self, question: str, evidence: list[Evidence], labels, draft: str, messages,
-                     n_sentences: int = 2, foreign: set[str] = frozenset()) -> list:
+                     n_sentences: int = 2, foreign: set[str] = frozenset(),
+                     holders: Sequence[tuple[int, int]] = ()) -> list:
         """The answer-span candidates of the best sentences, ranked (see rag.spans); best first.
 
         Empty when the generator cannot score continuations (an HTTP server, whose bigger model's own
@@ -444,6 +446,7 @@ class Pipeline:
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
                       and not _role_of_another(c.doc, c.start, c.end, question_doc)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
+        candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
         person = asks_who_someone_is(question)
         if person:
             # "Who is Witkoff?" asks what he is, which a name, his ("Steve Witkoff") or another's ("Russian
@@ -575,6 +578,20 @@ class Pipeline:
                              notes=["a yes/no question: the sentence that says it is quoted"])
             return
 
+        role = asked_role(self._parse(question)) if verify else None
+        holders: list[tuple[int, int]] = []  # in evidence[0], the names it gives the asked role
+        if role:
+            # "Who is the Tory leader?": the sentence that ties a name to the role ("Tory leader Michael Howard
+            # accepted …") answers it, where it stands among the best few, before those that only say "the Tory
+            # leader" ("The Tory leader argued …")
+            words_ = [t.lower_ for t in role]
+            said = next((i for i, e in enumerate(evidence[:ROLE_SENTENCES]) if e.doc_id not in foreign
+                         and all(w in e.text.lower() for w in words_)
+                         and role_holders(self._parse(e.text), words_)), None)
+            if said is not None:
+                evidence = [evidence[said]] + evidence[:said] + evidence[said + 1:]
+                # ... and the name it gives is the answer, not another name beside it
+                holders = role_holders(self._parse(evidence[0].text), words_)
         top = evidence[:3]
         messages = build_messages(question, [e.text for e in evidence[:s.draft_passages]], history)
         t_gen = time.perf_counter()
@@ -628,6 +645,7 @@ class Pipeline:
             question_doc = self._parse(question)
             candidates = [c for c in candidates if not _role_of_another(self._parse(top[c[0]].text), c[1], c[2],
                                                                         question_doc)]
+            candidates = _holding(candidates, holders, lambda c: (c[0], c[1], c[2]))
             # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
             # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
             # Umerov") is the span ranker's to find
@@ -672,7 +690,7 @@ class Pipeline:
         if s.span_ranker:
             # verification said the passages answer; the ranker picks the words that do (rag.spans)
             t_rank = time.perf_counter()
-            spans = self._choose_span(question, evidence, labels, draft, messages, foreign=foreign)
+            spans = self._choose_span(question, evidence, labels, draft, messages, foreign=foreign, holders=holders)
             timings["generate"] += time.perf_counter() - t_rank  # the LLM's scoring is generation work too
             ranker = self.span_ranker()
             floor = s.min_span_confidence if s.min_span_confidence is not None else ranker.floor
@@ -953,7 +971,8 @@ def _role_of_another(doc, start: int, end: int, question_doc) -> bool:
     """True when the sentence gives the asked role to someone other than the name at ``start:end``: "And the
     Liverpool boss is looking forward to having skipper Steven Gerrard back" does not say Gerrard is the boss,
     and "US Secretary of State Condoleezza Rice" is not the Culture Secretary (the title's own word before
-    "Secretary" is another). A name the sentence does not tie to any role is left to the ranker."""
+    "Secretary" is another), nor is "US" itself; "shadow culture secretary John Whittingdale" holds another office
+    ("former", "deputy" … too). A name the sentence does not tie to any role is left to the ranker."""
     role = asked_role(question_doc)
     if not role or doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
         return False
@@ -963,14 +982,20 @@ def _role_of_another(doc, start: int, end: int, question_doc) -> bool:
     name = span.root
     words_ = [t.lower_ for t in role]
     n = len(words_)
-    lowered = [t.lower_ for t in doc]
-    held = [doc[i:i + n] for i in range(len(doc) - n + 1) if lowered[i:i + n] == words_]
+    held = _occurrences(doc, words_)
     if held:
-        return not any(_names_holder(name, span, r) for r in held)
+        if any(span.start < r.end and r.start < span.end for r in held):
+            return True  # "Arsenal" of "Arsenal manager Arsene Wenger" is the role's own word
+        return not any(_names_holder(name, span, r) for r in held if not _another_office(doc, r.start))
     # the role's words are not in the sentence: a title before the name with the role's own noun but another
-    # word before it ("US Secretary", "UN Secretary" for "Culture Secretary") is another office
+    # word before it ("US Secretary", "UN Secretary" for "Culture Secretary") is another office; and a sentence
+    # whose every such title is another office speaks of other offices ("UN", "World Bank" are no answer)
     if "of" in words_ or n < 2:
         return False
+    titles = [t for t in doc if t.lower_ == words_[-1] and (t.is_title or t.is_upper)]
+    if titles and all(t.i > 0 and (doc[t.i - 1].is_title or doc[t.i - 1].is_upper)
+                      and doc[t.i - 1].lower_ != words_[-2] for t in titles):
+        return True
     title = []
     for t in reversed(doc[:span.start]):
         if t.is_punct or not (t.is_title or t.is_upper or t.lower_ == "of"):
@@ -981,6 +1006,47 @@ def _role_of_another(doc, start: int, end: int, question_doc) -> bool:
         if t.lower_ == head and i > 0:
             return title[i - 1].lower_ != words_[-2]
     return False
+
+
+# a word before a role that makes it another office: "shadow culture secretary", "former Liverpool boss",
+# "ex-health secretary", "deputy prime minister"
+_OTHER_OFFICE = {"shadow", "former", "ex", "deputy", "vice", "assistant", "junior", "previous", "late", "then",
+                 "future"}
+
+
+def _occurrences(doc, words_: list[str]) -> list:
+    """The spans of ``doc`` that read ``words_`` (lower-cased tokens), in order."""
+    n = len(words_)
+    lowered = [t.lower_ for t in doc]
+    return [doc[i:i + n] for i in range(len(doc) - n + 1) if lowered[i:i + n] == words_]
+
+
+def _another_office(doc, i: int) -> bool:
+    """True when the word before token ``i`` (a hyphen aside: "Ex-health") makes the role there another office."""
+    j = i - 1
+    while j >= 0 and doc[j].text in ("-", "‐", "–"):
+        j -= 1
+    return j >= 0 and doc[j].lower_ in _OTHER_OFFICE
+
+
+def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
+    """The character spans of the people ``doc`` gives the role ``role_words`` (lower-cased tokens, as
+    ``asked_role`` gives them): "Tory leader Michael Howard", "Rafael Benitez, the Liverpool boss", not the
+    "shadow" or "former" holder of it, and not a name inside the role's own words ("Manchester United")."""
+    if doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return []
+    held = [r for r in _occurrences(doc, role_words) if not _another_office(doc, r.start)]
+    return [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "PERSON"
+            and any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held)]
+
+
+def _holding(candidates: list, holders: Sequence[tuple[int, int]], where) -> list:
+    """The candidates that hold (part of) a name the best sentence gives the asked role ("Sir Alex Ferguson" for
+    "Alex Ferguson"), ``where(c)`` being (evidence index, start, end); all of them when there is no such name or
+    none is among them."""
+    held = [c for c in candidates if where(c)[0] == 0
+            and any(where(c)[1] < b and a < where(c)[2] for a, b in holders)]
+    return held or candidates
 
 
 def _names_holder(name, span, role) -> bool:

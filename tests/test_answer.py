@@ -791,6 +791,16 @@ _ATTEND = "Also due to attend are US Secretary of State Condoleezza Rice, UN Sec
     # a title of the same kind but another office: "US Secretary" is not the Culture Secretary
     ("Who is the Culture Secretary?", _ATTEND, "Condoleezza Rice", True),
     ("Who is the Culture Secretary?", _ATTEND, "Kofi Annan", True),
+    # ... and what sits in such a title, or in a sentence that only speaks of other offices, holds no office
+    ("Who is the Culture Secretary?", _ATTEND, "UN", True),
+    ("Who is the Culture Secretary?", _ATTEND.replace("and others", "and World Bank officials"), "World Bank", True),
+    ("Who is the Arsenal manager?", "Arsenal manager Arsene Wenger has signed a new contract.", "Arsenal", True),
+    # the role's words with a word before them that makes it another office
+    ("Who is the Culture Secretary?", "But shadow culture secretary John Whittingdale called it a shambles.",
+     "John Whittingdale", True),
+    ("Who is the Liverpool boss?", "Former Liverpool boss Gerard Houllier said he was pleased.", "Gerard Houllier", True),
+    ("Who is the Health Secretary?", "Ex-health secretary Alan Milburn earned up to £85,000 from speeches.",
+     "Alan Milburn", True),
     # the ways a sentence ties a name to its role
     ("Who is the Liverpool boss?", "Liverpool boss Rafael Benitez said he was pleased.", "Rafael Benitez", False),
     ("Who is the Liverpool boss?", "Rafael Benitez, the Liverpool boss, said he was pleased.", "Rafael Benitez", False),
@@ -815,6 +825,45 @@ def test_a_name_the_sentence_does_not_give_the_asked_role_is_not_its_holder(ques
     nlp = load_parser()
     start = sentence.index(span)
     assert _role_of_another(nlp(sentence), start, start + len(span), nlp(question)) is another
+
+
+@pytest.mark.parametrize("sentence, holders", [
+    ("Tory leader Michael Howard accepted his decision with regret.", ["Michael Howard"]),
+    ("Rafael Benitez, the Liverpool boss, met Steven Gerrard.", ["Rafael Benitez"]),
+    ("The Tory leader argued that Tony Blair had let people down.", []),
+    ("Shadow Tory leader Jane Smith spoke.", []),
+])
+def test_role_holders_are_the_people_a_sentence_ties_to_the_role(sentence, holders):
+    from rag.answer import role_holders
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    doc = nlp(sentence)
+    role = [w.lower() for w in ("Liverpool boss" if "Liverpool" in sentence else "Tory leader").split()]
+    assert [sentence[a:b] for a, b in role_holders(doc, role)] == holders
+
+
+def test_a_role_question_is_answered_from_the_sentence_that_names_the_holder(tmp_path, settings, hash_embedder,
+                                                                              monkeypatch):
+    # the sentences that only say "the Tory leader" come first; the one that names him is further down
+    article = ("Tory leader row deepens\n\n"
+               "The Tory leader spoke. The Tory leader argued again. The Tory leader has shrugged off a defection. "
+               "After a long and difficult week at Westminster and a series of meetings with party officials, Tory "
+               "leader Michael Howard accepted the resignation of his deputy with regret.")
+    s, store = _indexed(tmp_path, settings, hash_embedder, {"tory.txt": article},
+                        min_evidence=0.0, min_coverage=0.3)
+    s = s.model_copy(update={"span_ranker": False})
+    pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["the Tory leader"]))
+    import rag.answer as answer
+
+    question = "Who is the Tory leader?"
+    monkeypatch.setattr(answer, "ROLE_SENTENCES", 0)  # without looking for the holder's sentence
+    before = pipe.ask(question)
+    assert before.abstained or "Michael Howard" not in before.answer
+    monkeypatch.setattr(answer, "ROLE_SENTENCES", 8)
+    after = pipe.ask(question)
+    assert not after.abstained and after.answer.startswith("Michael Howard")
+    assert "Michael Howard" in after.citations[0].quote
 
 
 def test_the_answer_scorer_is_bundled_by_default_none_turns_it_off_and_a_path_is_taken_as_given(tmp_path, monkeypatch):
