@@ -52,6 +52,7 @@ NAME_TYPES = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"}
 SOFT_TYPES = {"GPE"}  # answer types a plain passage span may satisfy too (where → a place or a thing)
 CURRENCY_SIGNS = "$£€¥₹₽"
 ROLE_SENTENCES = 8  # how far down the best sentences one tying a name to an asked role is looked for
+ROLE_CORPUS_SENTENCES = 60  # ... and, when none does, how many sentences of the index naming the role are read
 TYPED_COVERAGE = 0.6  # share of the question's content words a typed answer's sentence (± 1) must hold
 
 
@@ -444,7 +445,8 @@ class Pipeline:
         # question names, it does not answer it
         candidates = [c for c in candidates if not c.features["owner_of_question"]
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
-                      and not _role_of_another(c.doc, c.start, c.end, question_doc)
+                      and not _role_of_another(c.doc, c.start, c.end, question_doc,
+                                               evidence[c.evidence].cosine >= PARAPHRASE_COSINE)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
         person = asks_who_someone_is(question)
@@ -485,6 +487,43 @@ class Pipeline:
         for c, (lp_sum, lp_end, n_tokens) in zip(shortlist, scores):
             c.features.update(llm_features(lp_sum, lp_end, n_tokens))
         return ranker.rank(shortlist, with_llm=True)
+
+    def _role_in_corpus(self, store, role, words_: list[str], n_hits: int):
+        """(a hit, the start of its sentence, a note) for the sentence of the whole index that ties to the role
+        ``role`` (the question's tokens; ``words_`` lower-cased) the name most such sentences tie to it; None when
+        no sentence does. Sentences that put a name next to the role's words are parsed: all of them, or an even
+        sample of ``ROLE_CORPUS_SENTENCES`` across the index when there are more."""
+        pattern = "".join(re.sub("['’]", "['’]", re.escape(t.text)) + (r"\s+" if t.whitespace_ else "")
+                          for t in role[:-1]) + re.sub("['’]", "['’]", re.escape(role[-1].text))
+        near = re.compile(rf"\b(?i:{pattern})\s+[A-Z]|[A-Z][\w'’.-]*,\s+(?i:the\s+)?(?i:{pattern})\b"
+                          rf"|\b(?:is|was|became|as)\s+(?i:the\s+)?(?i:{pattern})\b")
+        longest = max(words_, key=len)
+        found = [(chunk, a, b) for chunk in store.chunks if longest in chunk.text.lower()
+                 for a, b in chunk.sentences if near.search(chunk.text[a - chunk.start:b - chunk.start])]
+        if not found or ROLE_CORPUS_SENTENCES < 1:
+            return None
+        if len(found) > ROLE_CORPUS_SENTENCES:  # an even sample of them, not the first articles' only
+            step = len(found) / ROLE_CORPUS_SENTENCES
+            found = [found[int(k * step)] for k in range(ROLE_CORPUS_SENTENCES)]
+        nlp = self.nlp()
+        if not nlp:
+            return None
+        with self._nlp_lock:
+            docs = list(nlp.pipe([c.text[a - c.start:b - c.start] for c, a, b in found]))
+        named: dict[str, list[int]] = {}
+        for k, doc in enumerate(docs):
+            for x, y in role_holders(doc, words_):
+                named.setdefault(re.sub(r"['’]s?$", "", doc.text[x:y]), []).append(k)  # "Gordon Brown's" too
+        if not named:
+            return None
+        ranked = sorted(named.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
+        name, where = ranked[0]
+        chunk, a, _ = found[where[0]]
+        others = ", ".join(f"{n} ({len(w)})" for n, w in ranked[1:4])
+        note = (f"no passage retrieved names the {' '.join(t.text for t in role)}; of the {len(found)} sentences "
+                f"of the articles that put a name next to it, {len(where)} name {name}"
+                + (f" (others: {others})" if others else ""))
+        return Hit(chunk, 0.0, None, None, n_hits + 1), a, note
 
     # -- the pipeline ----------------------------------------------------------------
 
@@ -580,6 +619,7 @@ class Pipeline:
 
         role = asked_role(self._parse(question)) if verify else None
         holders: list[tuple[int, int]] = []  # in evidence[0], the names it gives the asked role
+        role_notes: list[str] = []
         if role:
             # "Who is the Tory leader?": the sentence that ties a name to the role ("Tory leader Michael Howard
             # accepted …") answers it, where it stands among the best few, before those that only say "the Tory
@@ -590,6 +630,20 @@ class Pipeline:
                          and role_holders(self._parse(e.text), words_)), None)
             if said is not None:
                 evidence = [evidence[said]] + evidence[:said] + evidence[said + 1:]
+            elif not history:
+                # none of them names the holder: the articles that do ("Culture Secretary Tessa Jowell said …")
+                # are found by the role's words, and the name most of them give is taken, with its sentence
+                found = self._role_in_corpus(store, role, words_, len(hits))
+                if found is not None:
+                    hit, sentence, note = found
+                    new = [e for e in gather_evidence([hit], q_stems, self.embedder, query, store=store,
+                                                      query_vector=retriever.query_vector) if e.start == sentence]
+                    if new:
+                        if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in hits):
+                            hits = [*hits, hit]
+                        evidence = new + [e for e in evidence if (e.doc_id, e.start) != (new[0].doc_id, sentence)]
+                        role_notes.append(note)
+            if said is not None or role_notes:
                 # ... and the name it gives is the answer, not another name beside it
                 holders = role_holders(self._parse(evidence[0].text), words_)
         top = evidence[:3]
@@ -624,6 +678,7 @@ class Pipeline:
             return
 
         claims, notes = attribute_sentences(answer_phrase(draft, question), evidence, question=question)
+        notes = role_notes + notes
         if foreign and any(evidence[c.evidence].doc_id in foreign for c in claims):
             notes.append("removed what the model took from articles that do not name "
                          f"{', '.join(sorted(asked_names) or numbers_in(question))}")
@@ -644,7 +699,8 @@ class Pipeline:
             # forward to having skipper Steven Gerrard" does not say who the boss is
             question_doc = self._parse(question)
             candidates = [c for c in candidates if not _role_of_another(self._parse(top[c[0]].text), c[1], c[2],
-                                                                        question_doc)]
+                                                                        question_doc,
+                                                                        top[c[0]].cosine >= PARAPHRASE_COSINE)]
             candidates = _holding(candidates, holders, lambda c: (c[0], c[1], c[2]))
             # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
             # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
@@ -967,12 +1023,14 @@ def asked_role(question_doc) -> list | None:
     return role
 
 
-def _role_of_another(doc, start: int, end: int, question_doc) -> bool:
+def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool = False) -> bool:
     """True when the sentence gives the asked role to someone other than the name at ``start:end``: "And the
     Liverpool boss is looking forward to having skipper Steven Gerrard back" does not say Gerrard is the boss,
     and "US Secretary of State Condoleezza Rice" is not the Culture Secretary (the title's own word before
     "Secretary" is another), nor is "US" itself; "shadow culture secretary John Whittingdale" holds another office
-    ("former", "deputy" … too). A name the sentence does not tie to any role is left to the ranker."""
+    ("former", "deputy" … too); and a sentence without the role's noun in any form says nothing of who holds it
+    ("President Viktor Yushchenko" for the Ukrainian foreign minister), unless it is a ``paraphrase`` of the
+    question. A name the sentence does not tie to any role otherwise is left to the ranker."""
     role = asked_role(question_doc)
     if not role or doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
         return False
@@ -987,7 +1045,14 @@ def _role_of_another(doc, start: int, end: int, question_doc) -> bool:
         if any(span.start < r.end and r.start < span.end for r in held):
             return True  # "Arsenal" of "Arsenal manager Arsene Wenger" is the role's own word
         return not any(_names_holder(name, span, r) for r in held if not _another_office(doc, r.start))
-    # the role's words are not in the sentence: a title before the name with the role's own noun but another
+    # the role's words are not in the sentence, nor its noun in any form ("chaired" for chair): the sentence
+    # does not say who holds it ("President Viktor Yushchenko" for "Who is the Ukrainian foreign minister?")
+    # (unless the sentence is a paraphrase of the question: "Iran was the world's second-largest oil exporter").
+    # The role's noun is its head: "Minister" of "Prime Minister of East Germany"; "two of Kublai's advisers" has none
+    noun = next((t for t in role if t.head not in role or t.head == t), role[-1])
+    if not paraphrase and noun.pos_ in ("NOUN", "PROPN") and not any(stem(t.lower_) == stem(noun.lower_) for t in doc):
+        return True
+    # a title before the name with the role's own noun but another
     # word before it ("US Secretary", "UN Secretary" for "Culture Secretary") is another office; and a sentence
     # whose every such title is another office speaks of other offices ("UN", "World Bank" are no answer)
     if "of" in words_ or n < 2:

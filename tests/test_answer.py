@@ -801,6 +801,10 @@ _ATTEND = "Also due to attend are US Secretary of State Condoleezza Rice, UN Sec
     ("Who is the Liverpool boss?", "Former Liverpool boss Gerard Houllier said he was pleased.", "Gerard Houllier", True),
     ("Who is the Health Secretary?", "Ex-health secretary Alan Milburn earned up to £85,000 from speeches.",
      "Alan Milburn", True),
+    # a sentence without the role's noun says nothing of who holds it
+    ("Who is the Ukrainian foreign minister?", "President Viktor Yushchenko, elected in December, is planning to "
+     "revisit many of Ukraine's recent privatisations.", "Viktor Yushchenko", True),
+    ("Who is the chair of the IPCC?", "The panel has been chaired by Hoesung Lee since 2015.", "Hoesung Lee", False),
     # the ways a sentence ties a name to its role
     ("Who is the Liverpool boss?", "Liverpool boss Rafael Benitez said he was pleased.", "Rafael Benitez", False),
     ("Who is the Liverpool boss?", "Rafael Benitez, the Liverpool boss, said he was pleased.", "Rafael Benitez", False),
@@ -825,6 +829,48 @@ def test_a_name_the_sentence_does_not_give_the_asked_role_is_not_its_holder(ques
     nlp = load_parser()
     start = sentence.index(span)
     assert _role_of_another(nlp(sentence), start, start + len(span), nlp(question)) is another
+
+
+def test_a_sentence_close_to_a_role_question_may_name_the_holder_without_the_role_s_noun():
+    from rag.answer import _role_of_another
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    question, sentence = "Who was the world's second largest oil producer?", "At the time, Iran was the world's " \
+        "second-largest oil exporter and a close US ally."
+    args = (nlp(sentence), sentence.index("Iran"), sentence.index("Iran") + 4, nlp(question))
+    assert _role_of_another(*args) is True
+    assert _role_of_another(*args, paraphrase=True) is False
+
+
+def test_a_role_no_retrieved_passage_names_is_looked_for_in_every_article(tmp_path, settings, hash_embedder,
+                                                                        monkeypatch):
+    import rag.answer as answer
+
+    articles = {
+        "gambling.txt": "Gambling bill row\n\nThe Culture Secretary said the bill would pass. The Culture Secretary "
+                        "listened to critics. Critics of the Culture Secretary were not convinced. The Culture "
+                        "Secretary will speak again on Monday.",
+        "arts.txt": "Arts funding\n\nMuseums will get more money next year. Culture Secretary Tessa Jowell said "
+                    "the arts had never been better funded.",
+        "lottery.txt": "Lottery grants\n\nThe lottery gave out record sums. Culture Secretary Tessa Jowell opened "
+                       "the new gallery.",
+        "shadow.txt": "Tory plans\n\nShadow culture secretary John Whittingdale attacked the plans.",
+    }
+    s, store = _indexed(tmp_path, settings, hash_embedder, articles, min_evidence=0.0, min_coverage=0.3, top_k=1)
+    s = s.model_copy(update={"span_ranker": False})
+    pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["the Culture Secretary"]))
+    question = "Who is the Culture Secretary?"
+    monkeypatch.setattr(answer, "ROLE_CORPUS_SENTENCES", 0)  # read none of them
+    before = pipe.ask(question)
+    assert not any("Tessa Jowell" in h.chunk.text for h in before.passages)  # what the search found does not say
+    assert before.abstained or "Tessa Jowell" not in before.answer
+    monkeypatch.setattr(answer, "ROLE_CORPUS_SENTENCES", 60)
+    after = pipe.ask(question)
+    assert not after.abstained and after.answer.startswith("Tessa Jowell"), after.notes
+    assert "Culture Secretary Tessa Jowell" in after.citations[0].quote
+    assert after.citations[0].chunk_id in {h.chunk.chunk_id for h in after.passages}
+    assert any("2 name Tessa Jowell" in n for n in after.notes)
 
 
 @pytest.mark.parametrize("sentence, holders", [
@@ -858,6 +904,7 @@ def test_a_role_question_is_answered_from_the_sentence_that_names_the_holder(tmp
 
     question = "Who is the Tory leader?"
     monkeypatch.setattr(answer, "ROLE_SENTENCES", 0)  # without looking for the holder's sentence
+    monkeypatch.setattr(answer, "ROLE_CORPUS_SENTENCES", 0)  # ... here or anywhere else
     before = pipe.ask(question)
     assert before.abstained or "Michael Howard" not in before.answer
     monkeypatch.setattr(answer, "ROLE_SENTENCES", 8)
