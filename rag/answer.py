@@ -701,6 +701,9 @@ class Pipeline:
             candidates = [c for c in candidates if not _role_of_another(self._parse(top[c[0]].text), c[1], c[2],
                                                                         question_doc,
                                                                         top[c[0]].cosine >= PARAPHRASE_COSINE)]
+            if holders and "PERSON" in labels:
+                # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
+                candidates += [(0, a, b, "PERSON") for a, b in holders if (0, a, b) not in {c[:3] for c in candidates}]
             candidates = _holding(candidates, holders, lambda c: (c[0], c[1], c[2]))
             # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
             # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
@@ -1101,8 +1104,21 @@ def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
     if doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
         return []
     held = [r for r in _occurrences(doc, role_words) if not _another_office(doc, r.start)]
-    return [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "PERSON"
-            and any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held)]
+    if not held:
+        return []
+    # the people the NER found, and the names it missed: a run of capitalised proper nouns in no entity
+    # ("national security chief Rustem Umerov")
+    names = [e for e in doc.ents if e.label_ == "PERSON"]
+    run: list = []
+    for t in [*doc, None]:
+        if t is not None and t.pos_ == "PROPN" and t.is_title and not t.ent_type_:
+            run.append(t)
+            continue
+        if run:
+            names.append(doc[run[0].i:run[-1].i + 1])
+            run = []
+    return sorted((e.start_char, e.end_char) for e in names
+                  if any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held))
 
 
 def _holding(candidates: list, holders: Sequence[tuple[int, int]], where) -> list:
