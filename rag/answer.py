@@ -1047,7 +1047,8 @@ def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool =
     if held:
         if any(span.start < r.end and r.start < span.end for r in held):
             return True  # "Arsenal" of "Arsenal manager Arsene Wenger" is the role's own word
-        return not any(_names_holder(name, span, r) for r in held if not _another_office(doc, r.start))
+        return _left_office(name) or not any(_names_holder(name, span, r) for r in held
+                                             if not _another_office(doc, r.start))
     # the role's words are not in the sentence, nor its noun in any form ("chaired" for chair): the sentence
     # does not say who holds it ("President Viktor Yushchenko" for "Who is the Ukrainian foreign minister?")
     # (unless the sentence is a paraphrase of the question: "Iran was the world's second-largest oil exporter").
@@ -1055,6 +1056,23 @@ def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool =
     noun = next((t for t in role if t.head not in role or t.head == t), role[-1])
     if not paraphrase and noun.pos_ in ("NOUN", "PROPN") and not any(stem(t.lower_) == stem(noun.lower_) for t in doc):
         return True
+    # the role's noun given to the name with other words than the question's: "Terry, the captain of Chelsea"
+    # is not the Tottenham captain, "US Secretary of State Condoleezza Rice" not the Culture Secretary
+    asked = {t.lower_ for t in role if t is not noun and _named(t)}
+    said = [t for t in doc if stem(t.lower_) == stem(noun.lower_)]
+    if asked and said and all(_qualifiers(t) and not _share_name(asked, _qualifiers(t)) for t in said):
+        return True  # the sentence speaks of other offices only: nothing in it holds the asked one
+    for t in doc:
+        if stem(t.lower_) != stem(noun.lower_) or span.start <= t.i < span.end:
+            continue
+        if t in name.ancestors and name.dep_ in ("compound", "poss", "pobj", "nmod", "amod") \
+                and not any(w.ent_type_ == "PERSON" for w in span):
+            return True  # "Chelsea" of "the captain of Chelsea" says which office, it does not hold it (a person
+            # may: "John C. Messenger's translation")
+        if asked and _names_holder(name, span, doc[t.i:t.i + 1]):
+            own = _qualifiers(t)
+            if own and not _share_name(asked, own):
+                return True
     # a title before the name with the role's own noun but another
     # word before it ("US Secretary", "UN Secretary" for "Culture Secretary") is another office; and a sentence
     # whose every such title is another office speaks of other offices ("UN", "World Bank" are no answer)
@@ -1080,6 +1098,41 @@ def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool =
 # "ex-health secretary", "deputy prime minister"
 _OTHER_OFFICE = {"shadow", "former", "ex", "deputy", "vice", "assistant", "junior", "previous", "late", "then",
                  "future"}
+
+
+_REPLACING = {stem(w) for w in ("succeed", "replace", "follow", "oust", "unseat", "depose")}
+# what a holder who is the subject of it no longer holds: "Tottenham manager Jacques Santini has resigned"
+_LEAVING = {stem(w) for w in ("resign", "quit", "sack", "fire", "leave", "retire", "step", "oust", "dismiss")}
+
+
+def _named(w) -> bool:
+    """A word of a name that can say which office: "Chelsea", "US", "State" — not "museum" ("the museum's first
+    director" is the one the text is about, named before), nor a person's ("John C. Messenger's translation")."""
+    return w.ent_type_ != "PERSON" and (w.pos_ == "PROPN" or w.ent_type_ in ("NORP", "GPE", "ORG", "LOC", "FAC")
+                                        or w.is_upper and len(w) > 1 or w.is_title and not w.is_sent_start)
+
+
+def _qualifiers(noun) -> set[str]:
+    """The names that say which office the role noun ``noun`` (a token) is: "US", "State" of "US Secretary of
+    State", "Chelsea" of "the captain of Chelsea"; lower-cased."""
+    out = set()
+    for c in noun.children:
+        if c.dep_ in ("compound", "amod", "poss", "nmod"):
+            out |= {w.lower_ for w in c.subtree if _named(w)}
+        elif c.dep_ == "prep" and c.lower_ in ("of", "for", "at"):
+            out |= {w.lower_ for w in c.subtree if w is not c and _named(w)}
+    return out
+
+
+def _share_name(a: set[str], b: set[str]) -> bool:
+    """True when a word of ``a`` and one of ``b`` are one name, or one's form of the other ("Estonia",
+    "Estonian"; "Ukraine", "Ukrainian": five letters in common at the start)."""
+    return any(x == y or len(x) >= 5 and len(y) >= 5 and x[:5] == y[:5] for x in a for y in b)
+
+
+def _left_office(name) -> bool:
+    """True when the name (a token) is who resigned, quit, was sacked … in its sentence."""
+    return name.dep_ in _SUBJECTS and stem(name.head.lower_) in _LEAVING
 
 
 def _occurrences(doc, words_: list[str]) -> list:
@@ -1117,8 +1170,8 @@ def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
         if run:
             names.append(doc[run[0].i:run[-1].i + 1])
             run = []
-    return sorted((e.start_char, e.end_char) for e in names
-                  if any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held))
+    return sorted((e.start_char, e.end_char) for e in names if not _left_office(e.root)
+                  and any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held))
 
 
 def _holding(candidates: list, holders: Sequence[tuple[int, int]], where) -> list:
@@ -1142,7 +1195,10 @@ def _names_holder(name, span, role) -> bool:
     verb = r.head  # "Benitez, who became Liverpool boss in 2004", "appointed Benitez as Liverpool boss"
     if verb.dep_ == "relcl" and verb.head == name:
         return True
-    return r.dep_ == "pobj" and r.head.lower_ == "as" and r.head.head in (name, name.head)
+    if r.dep_ == "pobj" and r.head.lower_ == "as" and r.head.head in (name, name.head):
+        # ... but not "to succeed Berti Vogts as Scotland manager": the one replaced held it before
+        return not (name.dep_ == "dobj" and stem(name.head.lower_) in _REPLACING)
+    return False
 
 
 def _restates_number(span: str, question: str) -> bool:

@@ -801,6 +801,22 @@ _ATTEND = "Also due to attend are US Secretary of State Condoleezza Rice, UN Sec
     ("Who is the Liverpool boss?", "Former Liverpool boss Gerard Houllier said he was pleased.", "Gerard Houllier", True),
     ("Who is the Health Secretary?", "Ex-health secretary Alan Milburn earned up to £85,000 from speeches.",
      "Alan Milburn", True),
+    # the role's noun with another name than the question's is another office, and that name holds none
+    ("Who is the Tottenham captain?", "Terry, the captain of Chelsea as they push for the title, would have "
+     "started.", "Terry", True),
+    ("Who is the Tottenham captain?", "Terry, the captain of Chelsea as they push for the title, would have "
+     "started.", "Chelsea", True),
+    ("Who is Estonia's foreign minister?", "Estonian Foreign Minister Margus Tsahkna met Zelenskyy in Kyiv.",
+     "Margus Tsahkna", False),
+    ("Who was the V&A's first director?", "The V&A owes much to Henry Cole, the museum's first director, who "
+     "planned it.", "Henry Cole", False),
+    ("Who is the English translator of this hymn?", "The hymn is generally known in English by John C. "
+     "Messenger's translation.", "John C. Messenger", False),
+    # a holder who resigned, or whom another succeeds, holds it no more
+    ("Who is the Tottenham manager?", "Tottenham manager Jacques Santini has resigned for personal reasons.",
+     "Jacques Santini", True),
+    ("Who is the Scotland manager?", "Graeme Souness believes Walter Smith would be the perfect choice to succeed "
+     "Berti Vogts as Scotland manager.", "Berti Vogts", True),
     # a sentence without the role's noun says nothing of who holds it
     ("Who is the Ukrainian foreign minister?", "President Viktor Yushchenko, elected in December, is planning to "
      "revisit many of Ukraine's recent privatisations.", "Viktor Yushchenko", True),
