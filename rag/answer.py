@@ -1051,14 +1051,17 @@ def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool =
                                              if not _another_office(doc, r.start))
     # the role's words are not in the sentence, nor its noun in any form ("chaired" for chair): the sentence
     # does not say who holds it ("President Viktor Yushchenko" for "Who is the Ukrainian foreign minister?")
-    # (unless the sentence is a paraphrase of the question: "Iran was the world's second-largest oil exporter").
-    # The role's noun is its head: "Minister" of "Prime Minister of East Germany"; "two of Kublai's advisers" has none
+    # (unless the sentence is a paraphrase of the question — "Iran was the world's second-largest oil exporter" —
+    # and the role is no title, one that names whose it is: "Arsenal captain" is not paraphrased by a report of
+    # Arsenal's strikers). The role's noun is its head: "Minister" of "Prime Minister of East Germany"; "two of
+    # Kublai's advisers" has none
     noun = next((t for t in role if t.head not in role or t.head == t), role[-1])
-    if not paraphrase and noun.pos_ in ("NOUN", "PROPN") and not any(stem(t.lower_) == stem(noun.lower_) for t in doc):
+    asked = {t.lower_ for t in role if t is not noun and _named(t)}
+    if (not paraphrase or asked) and noun.pos_ in ("NOUN", "PROPN") \
+            and not any(stem(t.lower_) == stem(noun.lower_) for t in doc):
         return True
     # the role's noun given to the name with other words than the question's: "Terry, the captain of Chelsea"
     # is not the Tottenham captain, "US Secretary of State Condoleezza Rice" not the Culture Secretary
-    asked = {t.lower_ for t in role if t is not noun and _named(t)}
     said = [t for t in doc if stem(t.lower_) == stem(noun.lower_)]
     if asked and said and all(_qualifiers(t) and not _share_name(asked, _qualifiers(t)) for t in said):
         return True  # the sentence speaks of other offices only: nothing in it holds the asked one

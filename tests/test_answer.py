@@ -857,6 +857,11 @@ def test_a_sentence_close_to_a_role_question_may_name_the_holder_without_the_rol
     args = (nlp(sentence), sentence.index("Iran"), sentence.index("Iran") + 4, nlp(question))
     assert _role_of_another(*args) is True
     assert _role_of_another(*args, paraphrase=True) is False
+    # ... but not a title, which names whose office it is: a report on Arsenal's strikers names no captain
+    question, sentence = "Who is the Arsenal captain?", "Arsenal, stripped of attacking talent such as Thierry " \
+        "Henry and Dennis Bergkamp, partnered 17-year-old Italian striker Arturo Lupoli with Ljungberg up front."
+    start = sentence.index("Arturo Lupoli")
+    assert _role_of_another(nlp(sentence), start, start + 13, nlp(question), paraphrase=True) is True
 
 
 def test_a_holder_the_ner_does_not_know_is_answered_as_a_person(tmp_path, settings, hash_embedder):
