@@ -585,39 +585,8 @@ class Pipeline:
             # latter's sentences come first (the order is otherwise kept)
             evidence = [e for e in evidence if e.doc_id not in foreign] + [e for e in evidence if e.doc_id in foreign]
             best = evidence[0]
-        # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
-        # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
-        # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
-        # (a follow-up too: "What about Peru?" is not answered from passages that never name Peru)
-        weak = best.cosine + s.evidence_coverage_weight * best.coverage < s.min_evidence or bool(missing_names)
-        # a best sentence that states no fact of its own does not answer, unless it holds every word of the
-        # question (``_is_fragment``)
-        check_fragment = verify and not weak and best.coverage < 1.0
-        # spaCy still loading in preload()'s thread (the first question of a ``rag ask`` process): the draft is
-        # written meanwhile and the same check runs after it; the answer is the same, only sooner
-        later = check_fragment and self._nlp is None and self._spacy_loading.is_set() and not is_yes_no(question)
-        fragment = check_fragment and not later and self._is_fragment(best)
-        if verify and (weak or fragment):
-            timings.update(first_token=0.0, generate=0.0)
-            yield finish(ABSTAIN_TEXT, True, notes=[_weak_note(best, missing_names, fragment)])
-            return
-
-        if verify and is_yes_no(question):
-            # "Did Tsahkna meet Zelenskyy in Kyiv?": no span answers yes or no, and a small model's "Yes" is
-            # a guess. The answer is the sentence that says it, one close to the question that names everyone
-            # and everything the question names; without one, the articles do not say.
-            said = next((i for i, e in enumerate(evidence[:3]) if e.doc_id not in foreign and _close_to_question(e)
-                         and not names_missing(asked_names, e.text) and not numbers_missing(question, e.text)), None)
-            timings.update(first_token=0.0, generate=0.0)
-            if said is None:
-                yield finish(ABSTAIN_TEXT, True, notes=["a yes/no question, and no sentence close to it names "
-                                                        f"{', '.join(sorted(asked_names)) or 'what it asks about'}"])
-            else:
-                yield finish("", False, [Claim(evidence[said].text, said, "quote")],
-                             notes=["a yes/no question: the sentence that says it is quoted"])
-            return
-
-        role = asked_role(self._parse(question)) if verify else None
+        # (parsed only when it reads as one: spaCy may still be loading for the first question of a process)
+        role = asked_role(self._parse(question)) if verify and _WHO_ROLE.match(question) else None
         holders: list[tuple[int, int]] = []  # in evidence[0], the names it gives the asked role
         role_notes: list[str] = []
         if role:
@@ -643,9 +612,47 @@ class Pipeline:
                             hits = [*hits, hit]
                         evidence = new + [e for e in evidence if (e.doc_id, e.start) != (new[0].doc_id, sentence)]
                         role_notes.append(note)
+                        retrieved_text += f"\n{hit.chunk.title}\n{hit.chunk.text}"
+                        missing_names = (names_missing(asked_names, retrieved_text)
+                                         + numbers_missing(question, retrieved_text))
             if said is not None or role_notes:
-                # ... and the name it gives is the answer, not another name beside it
+                # ... and the name it gives is the answer, not another name beside it; the sentence is the
+                # evidence the gates below weigh, and it states a fact, verb or not ("…; Costa Rican President
+                # José María Figueres; …")
                 holders = role_holders(self._parse(evidence[0].text), words_)
+                best = evidence[0]
+        # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
+        # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
+        # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
+        # (a follow-up too: "What about Peru?" is not answered from passages that never name Peru)
+        weak = best.cosine + s.evidence_coverage_weight * best.coverage < s.min_evidence or bool(missing_names)
+        # a best sentence that states no fact of its own does not answer, unless it holds every word of the
+        # question (``_is_fragment``)
+        check_fragment = verify and not weak and best.coverage < 1.0 and not holders
+        # spaCy still loading in preload()'s thread (the first question of a ``rag ask`` process): the draft is
+        # written meanwhile and the same check runs after it; the answer is the same, only sooner
+        later = check_fragment and self._nlp is None and self._spacy_loading.is_set() and not is_yes_no(question)
+        fragment = check_fragment and not later and self._is_fragment(best)
+        if verify and (weak or fragment):
+            timings.update(first_token=0.0, generate=0.0)
+            yield finish(ABSTAIN_TEXT, True, notes=[_weak_note(best, missing_names, fragment)])
+            return
+
+        if verify and is_yes_no(question):
+            # "Did Tsahkna meet Zelenskyy in Kyiv?": no span answers yes or no, and a small model's "Yes" is
+            # a guess. The answer is the sentence that says it, one close to the question that names everyone
+            # and everything the question names; without one, the articles do not say.
+            said = next((i for i, e in enumerate(evidence[:3]) if e.doc_id not in foreign and _close_to_question(e)
+                         and not names_missing(asked_names, e.text) and not numbers_missing(question, e.text)), None)
+            timings.update(first_token=0.0, generate=0.0)
+            if said is None:
+                yield finish(ABSTAIN_TEXT, True, notes=["a yes/no question, and no sentence close to it names "
+                                                        f"{', '.join(sorted(asked_names)) or 'what it asks about'}"])
+            else:
+                yield finish("", False, [Claim(evidence[said].text, said, "quote")],
+                             notes=["a yes/no question: the sentence that says it is quoted"])
+            return
+
         top = evidence[:3]
         messages = build_messages(question, [e.text for e in evidence[:s.draft_passages]], history)
         t_gen = time.perf_counter()
@@ -1004,7 +1011,10 @@ def _place_for_person(doc, start: int, end: int, label: str | None, question: st
 
 
 # "Who is the Liverpool boss?", "Who was the chair of the IPCC?": the role a person is asked for by
-_WHO_ROLE = re.compile(r"^\W*who\s*(?:is|was|are|were|['’]s)\s+(?:the\s+|an?\s+)?(?P<role>[^?!.]+?)\s*[?!.]*\s*$", re.I)
+# (a relative clause after the role says which holder, it is no part of the role: "Who is the Costa Rican President
+# that went to Harvard?")
+_WHO_ROLE = re.compile(r"^\W*who\s*(?:is|was|are|were|['’]s)\s+(?:the\s+|an?\s+)?(?P<role>[^?!.]+?)"
+                       r"(?:\s*,?\s+(?:who|that)\s+[^?!.]+)?\s*[?!.]*\s*$", re.I)
 # how a name and a role name the same person: "Liverpool boss Rafael Benitez", "Rafael Benitez, the Liverpool
 # boss", "Benitez is the Liverpool boss", "Benitez, who became Liverpool boss", "Benitez as Liverpool boss"
 _SUBJECTS = {"nsubj", "nsubjpass"}
@@ -1163,11 +1173,15 @@ def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
     if not held:
         return []
     # the people the NER found, and the names it missed: a run of capitalised proper nouns in no entity
-    # ("national security chief Rustem Umerov")
+    # ("national security chief Rustem Umerov"), or in one that swallowed the role ("Balco boss Victor Conte", an
+    # organisation to the NER)
     names = [e for e in doc.ents if e.label_ == "PERSON"]
+    in_role = {t.i for r in held for t in r}
+    other = {t.i for e in doc.ents if e.label_ != "PERSON" and not any(t.i in in_role for t in e) for t in e}
     run: list = []
     for t in [*doc, None]:
-        if t is not None and t.pos_ == "PROPN" and t.is_title and not t.ent_type_:
+        if t is not None and t.pos_ == "PROPN" and t.is_title and t.ent_type_ != "PERSON" \
+                and t.i not in other and t.i not in in_role:
             run.append(t)
             continue
         if run:

@@ -847,6 +847,33 @@ def test_a_name_the_sentence_does_not_give_the_asked_role_is_not_its_holder(ques
     assert _role_of_another(nlp(sentence), start, start + len(span), nlp(question)) is another
 
 
+@pytest.mark.parametrize("question, role", [
+    ("Who is the Liverpool boss?", "Liverpool boss"),
+    ("Who is the chair of the IPCC?", "chair of the IPCC"),
+    ("Who is the Costa Rican President that went to Harvard?", "Costa Rican President"),  # which one, not the role
+    ("Who is Steve Witkoff?", None),
+    ("Who was named after the king?", None),
+    ("Who was the report written for?", None),
+])
+def test_the_asked_role(question, role):
+    from rag.answer import asked_role
+    from rag.text import load_parser
+
+    found = asked_role(load_parser()(question))
+    assert (found and " ".join(t.text for t in found)) == role or (found is None and role is None)
+
+
+def test_a_list_that_names_the_holder_answers_though_it_has_no_verb(tmp_path, settings, hash_embedder):
+    article = ("Harvard alumni\n\nPolitics: U.N. Secretary General Ban Ki-moon; Chilean President Sebastián Piñera; "
+               "Costa Rican President José María Figueres; Mexican Presidents Felipe Calderón and Carlos Salinas.")
+    s, store = _indexed(tmp_path, settings, hash_embedder, {"harvard.txt": article}, min_evidence=0.0,
+                        min_coverage=0.3)
+    s = s.model_copy(update={"span_ranker": False})
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["a Harvard graduate"])).ask(
+        "Who is the Costa Rican President that went to Harvard?")
+    assert not ans.abstained and ans.answer.startswith("José María Figueres"), ans.notes
+
+
 def test_a_sentence_close_to_a_role_question_may_name_the_holder_without_the_role_s_noun():
     from rag.answer import _role_of_another
     from rag.text import load_parser
@@ -910,7 +937,9 @@ def test_a_role_no_retrieved_passage_names_is_looked_for_in_every_article(tmp_pa
     ("liverpool boss", "Rafael Benitez, the Liverpool boss, met Steven Gerrard.", ["Rafael Benitez"]),
     ("tory leader", "The Tory leader argued that Tony Blair had let people down.", []),
     ("tory leader", "Shadow Tory leader Jane Smith spoke.", []),
-    # a name the NER does not know is a name still
+    # a name the NER does not know is a name still, and one it reads together with the role too
+    ("balco boss", "Marion Jones has filed a lawsuit for defamation against Balco boss Victor Conte following his "
+     "allegations.", ["Victor Conte"]),
     ("national security chief", "The head of Ukraine’s delegation, national security chief Rustem Umerov, called "
      "the talks in Abu Dhabi “meaningful and productive” late Wednesday.", ["Rustem Umerov"]),
 ])
