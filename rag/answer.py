@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -229,6 +229,41 @@ def gather_evidence(hits: Sequence[Hit], question_stems: set[str], embedder, que
                             own_coverage=cov_sent))
     out.sort(key=lambda e: -e.score)
     return out
+
+
+# a quotation, and the words that say who spoke
+_QUOTED = re.compile(r"[“\"][^“”\"]*[”\"]")
+_SPEECH = re.compile(r"\b(?:said|says|told|tells|added|adds|warned|wrote|writes|insisted|according)\b", re.I)
+
+
+def _speakers(doc) -> list[tuple[int, int]]:
+    """The character spans of who speaks in ``doc``: the subject of "said", "told" … ("Tsahkna said", "said
+    Witkoff, who was joined … by Jared Kushner": Witkoff), as far as its name goes."""
+    out = []
+    for t in doc:
+        if _SPEECH.fullmatch(t.text):
+            for w in t.children:
+                if w.dep_ in ("nsubj", "nsubjpass") and w.pos_ == "PROPN":
+                    first = min((x for x in w.subtree if x.pos_ == "PROPN" and x.i <= w.i), key=lambda x: x.i)
+                    out.append((first.idx, w.idx + len(w)))
+    return out
+
+
+def bare_quote(sentence: str) -> bool:
+    """True for a sentence that is all quotation, no one said to speak it: “Therefore, the pressure … feels like
+    a betrayal.” (the sentence before says who: “…,” Tsahkna said.)."""
+    text = sentence.strip()
+    if text[:1] not in "“\"":
+        return False
+    rest = _QUOTED.sub(" ", text)
+    if rest.lstrip()[:1] in "“\"":  # a quotation still open at the sentence's end
+        rest = ""
+    return not _SPEECH.search(rest) and len(re.findall(r"\w+", rest)) <= 2
+
+
+def says_who(sentence: str) -> bool:
+    """True for a sentence with a quotation and, outside it, who spoke it: “…,” Tsahkna said."""
+    return bool(_QUOTED.search(sentence)) and bool(_SPEECH.search(_QUOTED.sub(" ", sentence)))
 
 
 # a sentence that opens on a pronoun names its subject by it ("She told …", "Its existence was …")
@@ -488,6 +523,36 @@ class Pipeline:
             c.features.update(llm_features(lp_sum, lp_end, n_tokens))
         return ranker.rank(shortlist, with_llm=True)
 
+    def _with_speaker(self, store, e: Evidence) -> tuple[Evidence, list[tuple[int, int]]] | None:
+        """``e``, a sentence that is all quotation, read together with the sentence before it in its article
+        when that one says who spoke (“…,” Tsahkna said. “Therefore, the pressure … feels like a betrayal.”):
+        the speaker is then in the evidence, and its quote shows both; with where the speakers' names are in
+        its text. None otherwise."""
+        if not bare_quote(e.text):
+            return None
+        pos = store.position(e.chunk_id)
+        if pos is None:
+            return None
+        # the sentence before it: in its chunk, or the last of the chunk before (the same article)
+        for c in (store.chunks[pos], store.chunks[pos - 1] if pos else None):
+            if c is None or c.doc_id != e.doc_id:
+                continue
+            before = [(a, b) for a, b in c.sentences if b <= e.start]
+            if before:
+                a, b = before[-1]
+                break
+        else:
+            return None
+        previous = c.text[a - c.start:b - c.start]
+        if not says_who(previous):
+            return None
+        speakers = _speakers(self._parse(previous))
+        if not speakers:
+            return None
+        # what lies between them, as the chunk has it, or spaces when it ends there (offsets stay the article's)
+        gap = c.text[b - c.start:e.start - c.start] if e.start <= c.end else " " * (e.start - b)
+        return replace(e, start=a, text=previous + gap + e.text), speakers
+
     def _role_in_corpus(self, store, role, words_: list[str], n_hits: int):
         """(a hit, the start of its sentence, a note) for the sentence of the whole index that ties to the role
         ``role`` (the question's tokens; ``words_`` lower-cased) the name most such sentences tie to it; None when
@@ -621,6 +686,13 @@ class Pipeline:
                 # José María Figueres; …")
                 holders = role_holders(self._parse(evidence[0].text), words_)
                 best = evidence[0]
+        if verify and not role and re.match(r"^\W*who\b", question, re.I):
+            # "Who said the pressure … feels like a betrayal?" of a quotation that does not say who: the
+            # sentence before it does ("…,” Tsahkna said."), and is read with it
+            spoken = self._with_speaker(store, best)
+            if spoken is not None:
+                best, holders = spoken  # the answer is who spoke, not another name the sentence gives
+                evidence = [best] + evidence[1:]
         # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
         # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
         # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
@@ -765,7 +837,10 @@ class Pipeline:
             # (nor when the scorer failed: the floor was fitted on its likelihoods, and without them the span is
             # ranked by the evidence (and at most the first tokens' log-probabilities), which the gates above
             # have already passed)
-            if (spans and floor is not None and not history and "lp_sum" in spans[0].features
+            # (nor for a name the parse says is the answer: the holder of the asked role, the speaker of the quote)
+            parsed = bool(spans) and spans[0].evidence == 0 and any(spans[0].start < b and a < spans[0].end
+                                                                   for a, b in holders)
+            if (spans and floor is not None and not history and not parsed and "lp_sum" in spans[0].features
                     and ranker.confidence(spans[0]) < floor):
                 # the passages hold the question's words, but no span of them looks like its answer: a detail
                 # the story does not give ("How much was McCartney paid?" of a report that never says)

@@ -874,6 +874,38 @@ def test_a_list_that_names_the_holder_answers_though_it_has_no_verb(tmp_path, se
     assert not ans.abstained and ans.answer.startswith("José María Figueres"), ans.notes
 
 
+@pytest.mark.parametrize("sentence, bare, says", [
+    ("“Therefore, the pressure on the Ukrainians feels like a betrayal.”", True, False),
+    ("“While significant work remains, steps like this demonstrate results", True, False),  # still open
+    ("“Russia is continuing this aggression,” Tsahkna said.", False, True),
+    ("“This outcome was achieved from peace talks,” said Witkoff, who was joined by Jared Kushner.", False, True),
+    ("Ukrainian authorities confirmed the exchange had taken place.", False, False),
+    ("“It is over,” he said.", False, True),
+])
+def test_a_quotation_that_does_not_say_who_and_one_that_does(sentence, bare, says):
+    from rag.answer import bare_quote, says_who
+
+    assert bare_quote(sentence) is bare and says_who(sentence) is says
+
+
+def test_who_said_a_quotation_is_answered_by_the_speaker_the_sentence_before_names(tmp_path, settings,
+                                                                                   hash_embedder):
+    article = ("Estonia warns Kyiv\n\nOn a trip to Kyiv Thursday, the Estonian minister got a look at the damage. "
+               "“Russia is continuing this devastating aggression because it still believes it is on the path to "
+               "success,” said Margus Tsahkna, who was joined by Olena Kovalenko. “Therefore, the pressure being "
+               "exerted on the Ukrainians here in Kyiv to make concessions feels like a betrayal.”")
+    s, store = _indexed(tmp_path, settings, hash_embedder, {"estonia.txt": article}, min_evidence=0.0,
+                        min_coverage=0.3)
+    s = s.model_copy(update={"span_ranker": False})
+    ans = Pipeline(s, store, hash_embedder, FakeGenerator(["the Ukrainians"])).ask(
+        "Who said the pressure on the Ukrainians to make concessions feels like a betrayal?")
+    assert not ans.abstained and ans.answer.startswith("Margus Tsahkna"), (ans.answer, ans.notes)
+    quote = ans.citations[0].quote
+    assert "said Margus Tsahkna" in quote and quote.endswith("feels like a betrayal.”")
+    c = ans.citations[0]
+    assert article.split("\n\n", 1)[1].find(quote) >= 0 and c.end - c.start == len(quote)
+
+
 def test_a_sentence_close_to_a_role_question_may_name_the_holder_without_the_role_s_noun():
     from rag.answer import _role_of_another
     from rag.text import load_parser
