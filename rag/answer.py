@@ -236,6 +236,13 @@ _QUOTED = re.compile(r"[“\"][^“”\"]*[”\"]")
 _SPEECH = re.compile(r"\b(?:said|says|told|tells|added|adds|warned|wrote|writes|insisted|according)\b", re.I)
 
 
+# "Who said …?", "Who has warned …?", "Who described the talks as …?": who spoke a quotation
+_ASKS_SPEAKER = re.compile(r"^\W*who\s+(?:has\s+|had\s+|have\s+|first\s+)?(?:said|says|told|tells|warned|warns|"
+                           r"claimed|claims|described|describes|called|calls|insisted|insists|added|argued|argues|"
+                           r"accused|stated|declared|suggested|promised|admitted|predicted|criticised|criticized)\b",
+                           re.I)
+
+
 def _speakers(doc) -> list[tuple[int, int]]:
     """The character spans of who speaks in ``doc``: the subject of "said", "told" … ("Tsahkna said", "said
     Witkoff, who was joined … by Jared Kushner": Witkoff), as far as its name goes."""
@@ -686,7 +693,7 @@ class Pipeline:
                 # José María Figueres; …")
                 holders = role_holders(self._parse(evidence[0].text), words_)
                 best = evidence[0]
-        if verify and not role and re.match(r"^\W*who\b", question, re.I):
+        if verify and not role and _ASKS_SPEAKER.match(question):
             # "Who said the pressure … feels like a betrayal?" of a quotation that does not say who: the
             # sentence before it does ("…,” Tsahkna said."), and is read with it
             spoken = self._with_speaker(store, best)

@@ -888,6 +888,19 @@ def test_a_quotation_that_does_not_say_who_and_one_that_does(sentence, bare, say
     assert bare_quote(sentence) is bare and says_who(sentence) is says
 
 
+@pytest.mark.parametrize("question, asks", [
+    ("Who said the talks were productive?", True),
+    ("Who has warned against concessions?", True),
+    ("Who described the talks as detailed and productive?", True),
+    ("Who helped write the article?", False),  # a quotation's speaker is no answer to that
+    ("Who hosted Putin in Alaska?", False),
+])
+def test_which_questions_ask_who_spoke(question, asks):
+    from rag.answer import _ASKS_SPEAKER
+
+    assert bool(_ASKS_SPEAKER.match(question)) is asks
+
+
 def test_who_said_a_quotation_is_answered_by_the_speaker_the_sentence_before_names(tmp_path, settings,
                                                                                    hash_embedder):
     article = ("Estonia warns Kyiv\n\nOn a trip to Kyiv Thursday, the Estonian minister got a look at the damage. "
