@@ -1149,16 +1149,15 @@ def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool =
     # Kublai's advisers" has none
     noun = next((t for t in role if t.head not in role or t.head == t), role[-1])
     asked = {t.lower_ for t in role if t is not noun and _named(t)}
-    if (not paraphrase or asked) and noun.pos_ in ("NOUN", "PROPN") \
-            and not any(stem(t.lower_) == stem(noun.lower_) for t in doc):
+    said = [t for t in doc if stem(t.lower_) == stem(noun.lower_)]  # the noun in the sentence, in any form
+    if (not paraphrase or asked) and noun.pos_ in ("NOUN", "PROPN") and not said:
         return True
     # the role's noun given to the name with other words than the question's: "Terry, the captain of Chelsea"
     # is not the Tottenham captain, "US Secretary of State Condoleezza Rice" not the Culture Secretary
-    said = [t for t in doc if stem(t.lower_) == stem(noun.lower_)]
     if asked and said and all(_qualifiers(t) and not _share_name(asked, _qualifiers(t)) for t in said):
         return True  # the sentence speaks of other offices only: nothing in it holds the asked one
-    for t in doc:
-        if stem(t.lower_) != stem(noun.lower_) or span.start <= t.i < span.end:
+    for t in said:
+        if span.start <= t.i < span.end:
             continue
         if t in name.ancestors and name.dep_ in ("compound", "poss", "pobj", "nmod", "amod") \
                 and not any(w.ent_type_ == "PERSON" for w in span):
@@ -1195,6 +1194,7 @@ _OTHER_OFFICE = {"shadow", "former", "ex", "deputy", "vice", "assistant", "junio
                  "future"}
 
 
+# what the one a holder takes the role from held before: "to succeed Berti Vogts as Scotland manager"
 _REPLACING = {stem(w) for w in ("succeed", "replace", "follow", "oust", "unseat", "depose")}
 # what a holder who is the subject of it no longer holds: "Tottenham manager Jacques Santini has resigned"
 _LEAVING = {stem(w) for w in ("resign", "quit", "sack", "fire", "leave", "retire", "step", "oust", "dismiss")}
