@@ -84,6 +84,7 @@ def evaluate_variant(pipe, gold: Sequence[GoldItem], spans: dict, mode: str, ver
             r = score_answer(g, spans.get(g.id), ans.answer, ans.abstained, ans.citations,
                              [h.chunk for h in hits], ans.timings_s.get("total", 0.0), chunk_spans)
             r.timings_s = {k: round(v, 4) for k, v in ans.timings_s.items()}
+            r.notes = list(ans.notes)
         results.append(r)
         if on_item:
             on_item(r)

@@ -107,6 +107,7 @@ class ItemResult:
     cited_doc_ids: list[str] = field(default_factory=list)
     cited_chunk_ids: list[str] = field(default_factory=list)
     citation_relevant: list[bool] = field(default_factory=list)
+    cited_quotes: list[str] = field(default_factory=list)  # the sentence each citation quotes
     em: float = 0.0
     f1: float = 0.0
     contains: float = 0.0
@@ -116,6 +117,7 @@ class ItemResult:
     latency_s: float = 0.0
     timings_s: dict = field(default_factory=dict)  # the pipeline's own breakdown (retrieve, first_token, ...)
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what verification did: why a claim went, why it abstained
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -135,6 +137,7 @@ def score_answer(gold: GoldItem, span, answer_text: str, abstained: bool, citati
     for c in citations:
         r.cited_doc_ids.append(c.doc_id)
         r.cited_chunk_ids.append(c.chunk_id)
+        r.cited_quotes.append(getattr(c, "quote", ""))
         # the cited chunk's span; without it, the quoted sentence's span (still inside that chunk)
         known = chunk_spans.get(c.chunk_id)
         doc_id, start, end, text = known if known else (c.doc_id, c.start, c.end, c.text)

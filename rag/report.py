@@ -166,8 +166,9 @@ def render_html(runs: dict[str, list[ItemResult]], title: str = "newsrag evaluat
             f"<span class='{'good' if ok else 'bad'}'>{'✓' if ok else '✗'} {esc(d)} {esc(c[:10])}</span>"
             for d, c, ok in zip(r.cited_doc_ids, r.cited_chunk_ids, r.citation_relevant))
         rank = next((str(i) for i, ok in enumerate(r.retrieved_relevant, 1) if ok), "–") if r.answerable else ""
+        notes = "".join(f"<br><small>{esc(n)}</small>" for n in r.notes)
         out.append(f"<tr class='{cls}'><td>{esc(r.id)}</td><td>{esc(r.question)}</td><td>{esc(gold)}</td>"
-                   f"<td>{esc(answer)}</td><td class='num'>{r.f1:.2f}</td><td class='num'>{rank}</td>"
+                   f"<td>{esc(answer)}{notes}</td><td class='num'>{r.f1:.2f}</td><td class='num'>{rank}</td>"
                    f"<td>{cites}</td><td class='num'>{r.latency_s:.2f}</td></tr>")
     out.append("</table></body></html>")
     return "\n".join(out)

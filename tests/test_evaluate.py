@@ -308,8 +308,9 @@ def test_run_cli_writes_report_with_fixed_keys_and_html(tmp_path, monkeypatch, f
             assert v is None or 0.0 <= v <= 1.0 or block == "latency_s"
     item = report["items"][0]
     for key in ("question", "answers", "answer", "abstained", "cited_doc_ids", "cited_chunk_ids",
-                "citation_relevant", "f1", "latency_s"):
+                "citation_relevant", "cited_quotes", "notes", "f1", "latency_s"):
         assert key in item
+    assert len(item["cited_quotes"]) == len(item["cited_chunk_ids"])
     assert item["question"] == PRISONERS["question"] and item["answers"] == ["314"]
     # the index is cached by corpus path and reused on the next run
     assert len(list((tmp_path / "cache" / "newsrag").iterdir())) == 1
@@ -361,13 +362,15 @@ def test_unknown_variant_and_missing_source_exit_2(tmp_path):
 
 def test_html_escapes_and_marks_wrong_answers():
     wrong = _result(id="w", answer="<script>x</script>", f1=0.0, cited_doc_ids=["d<1>"], cited_chunk_ids=["c"],
-                    citation_relevant=[False])
+                    citation_relevant=[False], notes=["removed unsupported answer: '<i>1</i>'"])
     right = _result(id="r", answer="a", f1=1.0, em=1.0, cited_doc_ids=["d"], cited_chunk_ids=["c"],
                     citation_relevant=[True])
     page = render_html({"hybrid": [wrong, right]})
     assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert page.count("<tr class='wrong'>") == 1 and page.count("<tr class='ok'>") == 1
     assert "class='bad'>✗ d&lt;1&gt;" in page
+    # what verification did is shown under the answer, escaped like it
+    assert "<small>removed unsupported answer: &#x27;&lt;i&gt;1&lt;/i&gt;&#x27;</small>" in page
     assert build_report({"a": [wrong]})["n"] == 1
 
 
