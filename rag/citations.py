@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from rag.countries import country_forms, mentions
 from rag.text import (
     DATE_LIKE, STOPWORDS, content_stems, numbers_in, numbers_in_any_form, squad_normalize, stem, word_spans, words,
 )
@@ -208,7 +209,33 @@ def names_missing(names: set[str], text: str) -> list[str]:
         if len(run) > 1 and any(is_acronym_of(a, "".join(w[0] for w in run)) for a in acronyms):
             continue
         rarest = min(run, key=lambda w: zipf_frequency(w, "en"))
-        if not (word_present(run[-1]) and word_present(rarest)):
+        if not (word_present(run[-1]) and word_present(rarest)) and not any(
+                mentions(text, form) for form in country_forms(n)):  # "Britain" is the "UK", "British"
+            missing.append(n)
+    return missing
+
+
+# a word this common is a name only with the others of its name: "Home Office", "Department of Culture"
+EVERYDAY_ZIPF = 5.0
+
+
+def everyday_names_missing(names: set[str], text: str) -> list[str]:
+    """Names of several everyday words ("home office", "department culture", from ``name_runs``) that ``text``
+    never writes as one name, nor as its acronym: "office" and "home" apart are no mention of the Home Office,
+    as ``names_missing``'s lenient matching allows. Names with a rarer word ("gordon brown": "Mr Brown" is
+    him) are left to that."""
+    from wordfreq import zipf_frequency
+
+    text = undot_acronyms(text)
+    acronyms = {w.lower() for w in words(text) if len(w) >= 2 and w.isupper() and w.isalpha()}
+    missing = []
+    for n in sorted(names):
+        run = n.split()
+        if len(run) < 2 or any(zipf_frequency(w, "en") < EVERYDAY_ZIPF for w in run):
+            continue
+        # "Department of Culture", "Bank of England", "the Home Office's"
+        pattern = r"(?<!\w)" + r"(?:\W+(?:of|the|for|and|on|in)(?!\w))*\W+".join(map(re.escape, run)) + r"(?!\w)"
+        if not re.search(pattern, text, re.I) and not any(is_acronym_of(a, "".join(w[0] for w in run)) for a in acronyms):
             missing.append(n)
     return missing
 

@@ -84,6 +84,27 @@ def named_as_place(text: str, name: str) -> bool:
     return is_place(name) and re.search(rf"\b{_LOCATIVE}{re.escape(name)}(?!\w)", text, re.I) is not None
 
 
+# a verb that takes something somewhere: "posts will go to Yorkshire", "moved its headquarters to Kent"
+_MOTION = frozenset("""go goes going went gone move moves moving moved relocate relocates relocating relocated
+travel travels travelling traveling travelled traveled fly flies flying flew flown head heads heading headed
+return returns returning returned transfer transfers transferring transferred send sends sending sent shift shifts
+shifting shifted emigrate emigrates emigrating emigrated flee flees fleeing fled""".split())
+
+
+def moved_to(doc, start: int, end: int) -> bool:
+    """True when the proper noun at ``doc.text[start:end]`` is where something goes, a place whether or not any
+    list knows it: the object of "to"/"into" after a verb of motion ("300 posts will go to Yorkshire", which the
+    NER reads as a person; "… to Birmingham and Newcastle" for both), not "sold the house to Smith"."""
+    toks = [t for t in doc if start <= t.idx < end]
+    if not toks or any(t.pos_ != "PROPN" for t in toks[-1:]):
+        return False
+    head = next((t for t in toks if not (toks[0].i <= t.head.i <= toks[-1].i) or t.head.i == t.i), toks[-1])
+    while head.dep_ == "conj" and head.head.i != head.i:  # "Birmingham and Newcastle"
+        head = head.head
+    prep = head.head
+    return head.dep_ == "pobj" and prep.text.lower() in ("to", "into") and prep.head.text.lower() in _MOTION
+
+
 def untagged_places(doc, taken: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """(start, end) of the place names in a parsed ``doc`` the NER missed or mislabelled.
 
@@ -107,7 +128,7 @@ def untagged_places(doc, taken: list[tuple[int, int]]) -> Iterator[tuple[int, in
                                                for t in span):
                 continue
             start, end = span[0].idx, span[-1].idx + len(span[-1])
-            if not named_as_place(doc.text, doc.text[start:end]):
+            if not (named_as_place(doc.text, doc.text[start:end]) or moved_to(doc, start, end)):
                 continue
             if any(a < end and start < b for a, b in taken):
                 continue

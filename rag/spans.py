@@ -39,7 +39,7 @@ from typing import Sequence
 from rag.citations import (
     Evidence, counted_noun, counts_noun, expected_labels, is_acronym_of, name_runs, strip_markers,
 )
-from rag.places import NAME_LABELS, named_as_place
+from rag.places import NAME_LABELS, moved_to, named_as_place
 from rag.text import DATE_LIKE, STOPWORDS, lemma_stem, numbers_in, plain_words, question_stems, stem, token_f1, words
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
         # when the sentence names it as one ("a trip to Kyiv"): not "Obama", "March" or "Police" (rag.places)
         for c in out.values():
             if (c.label not in labels and (c.label or "") in NAME_LABELS and c.kind in ("entity", "name")
-                    and named_as_place(c.doc.text, c.text)):
+                    and (named_as_place(c.doc.text, c.text) or moved_to(c.doc, c.start, c.end))):
                 c.label = "GPE"
     return list(out.values())
 

@@ -213,7 +213,8 @@ class IndexStore:
         tokens = [t for t in bm25_tokenize([query])[0] if t in vocab]
         # a country is also searched as its people and back, as evidence is scored (rag.text.other_forms_of_names):
         # "Estonia's foreign minister" is "Estonian Foreign Minister Margus Tsahkna"
-        forms = sorted(f for fs in other_forms_of_names(query).values() for f in fs if f != ACRONYM)
+        # (one word each: "united" of "United Kingdom" would find Manchester United)
+        forms = sorted(f for fs in other_forms_of_names(query).values() for f in fs if f != ACRONYM and " " not in f)
         if forms:
             tokens += [t for t in dict.fromkeys(bm25_tokenize([" ".join(forms)])[0]) if t in vocab and t not in tokens]
         if not tokens:

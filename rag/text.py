@@ -9,6 +9,8 @@ import threading
 from collections import Counter
 from functools import lru_cache
 
+from rag.countries import country_forms
+
 # numbers like 1,000 or 3.5 stay one token; words keep inner apostrophes and hyphens
 WORD = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:['’\-]\w+)*")
 
@@ -160,7 +162,9 @@ def _other_forms(word: str) -> set[str]:
         forms |= {w[:-3] + "a", w[:-3]}
     elif w.endswith("i") and len(w) >= 5:  # Israeli, Pakistani, Iraqi
         forms.add(w[:-1])
-    return {f for f in forms if len(f) >= 4 and f != w}
+    forms = {f for f in forms if len(f) >= 4 and f != w}
+    # a country's other names, by its list, not by rule: "Britain" is "UK" and "British", "Dutch" "Netherlands"
+    return forms | {f.lower() for f in country_forms(w) if f.lower() != w}
 
 
 ACRONYM = "\0acronym"  # the form ``other_forms_of_names`` gives an all-capitals word
@@ -202,7 +206,9 @@ def covered_share(question_stems: set[str], text: str, other_forms: dict[str, se
     missing = question_stems - content_stems(text)
     if missing and other_forms:
         caps = {bare_word(w) for w in words(text) if w[:1].isupper()}
-        missing = {s for s in missing if not other_forms.get(s, set()) & caps}
+        lowered = text.lower()
+        missing = {s for s in missing if not other_forms.get(s, set()) & caps
+                   and not any(" " in f and f in lowered for f in other_forms.get(s, ()))}  # "united states"
     if missing:
         missing = {s for s in missing if not (s in SYMBOL_OF and SYMBOL_OF[s] in text)}
     if missing and other_forms and any(ACRONYM in other_forms.get(s, ()) for s in missing):
