@@ -215,12 +215,13 @@ def names_missing(names: set[str], text: str) -> list[str]:
     return missing
 
 
-# a word this common is a name only with the others of its name: "Home Office", "Department of Culture"
+# a word this common is a name only with the others of its name: "Home Office", "White House"
 EVERYDAY_ZIPF = 5.0
 
 
 def everyday_names_missing(names: set[str], text: str) -> list[str]:
-    """Names of several everyday words ("home office", "department culture", from ``name_runs``) that ``text``
+    """Names of several everyday words ("home office", "white house", from ``name_runs``; "Department of Culture"
+    is two runs there, the lower-case "of" splits it) that ``text``
     never writes as one name, nor as its acronym: "office" and "home" apart are no mention of the Home Office,
     as ``names_missing``'s lenient matching allows. Names with a rarer word ("gordon brown": "Mr Brown" is
     him) are left to that."""
