@@ -560,16 +560,18 @@ class Pipeline:
         gap = c.text[b - c.start:e.start - c.start] if e.start <= c.end else " " * (e.start - b)
         return replace(e, start=a, text=previous + gap + e.text), speakers
 
-    def _role_in_corpus(self, store, role, words_: list[str], n_hits: int):
+    def _role_in_corpus(self, store, role, forms: list[list[str]], n_hits: int):
         """(a hit, the start of its sentence, a note) for the sentence of the whole index that ties to the role
-        ``role`` (the question's tokens; ``words_`` lower-cased) the name most such sentences tie to it; None when
-        no sentence does. Sentences that put a name next to the role's words are parsed: all of them, or an even
-        sample of ``ROLE_CORPUS_SENTENCES`` across the index when there are more."""
-        pattern = "".join(re.sub("['’]", "['’]", re.escape(t.text)) + (r"\s+" if t.whitespace_ else "")
-                          for t in role[:-1]) + re.sub("['’]", "['’]", re.escape(role[-1].text))
+        ``role`` (the question's tokens; ``forms`` the ways it is written, ``role_forms``) the name most such
+        sentences tie to it; None when no sentence does. Sentences that put a name next to the role's words are
+        parsed: all of them, or an even sample of ``ROLE_CORPUS_SENTENCES`` across the index when there are more."""
+        def written(words: list[str]) -> str:  # "french 's president": "French's president", "France’s …"
+            return r"\s*".join(re.sub("['’]", "['’]", re.escape(w)) for w in words)
+        pattern = "|".join(written(f) for f in forms)
         near = re.compile(rf"\b(?i:{pattern})\s+[A-Z]|[A-Z][\w'’.-]*,\s+(?i:the\s+)?(?i:{pattern})\b"
                           rf"|\b(?:is|was|became|as)\s+(?i:the\s+)?(?i:{pattern})\b")
-        longest = max(words_, key=len)
+        asked = forms[0]  # the longest word of its title is in every article that writes it
+        longest = max(asked[:asked.index("of")] if "of" in asked else asked, key=len)
         found = [(chunk, a, b) for chunk in store.chunks if longest in chunk.text.lower()
                  for a, b in chunk.sentences if near.search(chunk.text[a - chunk.start:b - chunk.start])]
         if not found or ROLE_CORPUS_SENTENCES < 1:
@@ -584,7 +586,7 @@ class Pipeline:
             docs = list(nlp.pipe([c.text[a - c.start:b - c.start] for c, a, b in found]))
         named: dict[str, list[int]] = {}
         for k, doc in enumerate(docs):
-            for x, y in role_holders(doc, words_):
+            for x, y in holders_of(doc, forms):
                 named.setdefault(re.sub(r"['’]s?$", "", doc.text[x:y]), []).append(k)  # "Gordon Brown's" too
         if not named:
             return None
@@ -674,16 +676,16 @@ class Pipeline:
             # "Who is the Tory leader?": the sentence that ties a name to the role ("Tory leader Michael Howard
             # accepted …") answers it, where it stands among the best few, before those that only say "the Tory
             # leader" ("The Tory leader argued …")
-            words_ = [t.lower_ for t in role]
+            forms = role_forms(role)  # "president of France", "French president" …
             said = next((i for i, e in enumerate(evidence[:ROLE_SENTENCES]) if e.doc_id not in foreign
-                         and all(w in e.text.lower() for w in words_)
-                         and role_holders(self._parse(e.text), words_)), None)
+                         and any(all(w in e.text.lower() for w in f) for f in forms)
+                         and holders_of(self._parse(e.text), forms)), None)
             if said is not None:
                 evidence = [evidence[said]] + evidence[:said] + evidence[said + 1:]
             elif not history:
                 # none of them names the holder: the articles that do ("Culture Secretary Tessa Jowell said …")
                 # are found by the role's words, and the name most of them give is taken, with its sentence
-                found = self._role_in_corpus(store, role, words_, len(hits))
+                found = self._role_in_corpus(store, role, forms, len(hits))
                 if found is not None:
                     hit, sentence, note = found
                     new = [e for e in gather_evidence([hit], q_stems, self.embedder, query, store=store,
@@ -700,7 +702,7 @@ class Pipeline:
                 # ... and the name it gives is the answer, not another name beside it; the sentence is the
                 # evidence the gates below weigh, and it states a fact, verb or not ("…; Costa Rican President
                 # José María Figueres; …")
-                holders = role_holders(self._parse(evidence[0].text), words_)
+                holders = holders_of(self._parse(evidence[0].text), forms)
                 best = evidence[0]
         if verify and not role and _ASKS_SPEAKER.match(question):
             # "Who said the pressure … feels like a betrayal?" of a quotation that does not say who: the
@@ -1138,6 +1140,25 @@ def asked_role(question_doc) -> list | None:
     return role
 
 
+def role_forms(role) -> list[list[str]]:
+    """The ways the news writes the role ``role`` (the question's tokens, as ``asked_role`` gives them), each as
+    lower-cased tokens: as asked, and for the title of a country ("president of France", "prime minister of
+    the UK") also with the country before it, by any of its names or its people's ("French president",
+    "France's president", "UK prime minister")."""
+    words_ = [t.lower_ for t in role]
+    forms = [words_]
+    if "of" not in words_ or words_.index("of") == 0:
+        return forms
+    i = words_.index("of")
+    rest = [t.text for t in role[i + 1:] if t.lower_ != "the"]
+    names = country_forms(" ".join(rest)) if rest else frozenset()
+    core = words_[:i]
+    for f in sorted(names):
+        words = f.lower().split()
+        forms += [words + core, words + ["'s"] + core]
+    return forms
+
+
 def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool = False) -> bool:
     """True when the sentence gives the asked role to someone other than the name at ``start:end``: "And the
     Liverpool boss is looking forward to having skipper Steven Gerrard back" does not say Gerrard is the boss,
@@ -1154,8 +1175,7 @@ def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool =
         return False
     name = span.root
     words_ = [t.lower_ for t in role]
-    n = len(words_)
-    held = _occurrences(doc, words_)
+    held = [r for form in role_forms(role) for r in _occurrences(doc, form)]
     if held:
         if any(span.start < r.end and r.start < span.end for r in held):
             return True  # "Arsenal" of "Arsenal manager Arsene Wenger" is the role's own word
@@ -1190,21 +1210,23 @@ def _role_of_another(doc, start: int, end: int, question_doc, paraphrase: bool =
     # a title before the name with the role's own noun but another
     # word before it ("US Secretary", "UN Secretary" for "Culture Secretary") is another office; and a sentence
     # whose every such title is another office speaks of other offices ("UN", "World Bank" are no answer)
-    if "of" in words_ or n < 2:
+    # (of a role "<title> of <whose>", its title: "prime minister" of "prime minister of France" is not
+    # "French Culture Minister")
+    core = words_[:words_.index("of")] if "of" in words_ else words_
+    if len(core) < 2:
         return False
-    titles = [t for t in doc if t.lower_ == words_[-1] and (t.is_title or t.is_upper)]
+    titles = [t for t in doc if t.lower_ == core[-1] and (t.is_title or t.is_upper)]
     if titles and all(t.i > 0 and (doc[t.i - 1].is_title or doc[t.i - 1].is_upper)
-                      and doc[t.i - 1].lower_ != words_[-2] for t in titles):
+                      and doc[t.i - 1].lower_ != core[-2] for t in titles):
         return True
     title = []
     for t in reversed(doc[:span.start]):
         if t.is_punct or not (t.is_title or t.is_upper or t.lower_ == "of"):
             break
         title.insert(0, t)
-    head = words_[-1]
     for i, t in enumerate(title):
-        if t.lower_ == head and i > 0:
-            return title[i - 1].lower_ != words_[-2]
+        if t.lower_ == core[-1] and i > 0:
+            return title[i - 1].lower_ != core[-2]
     return False
 
 
@@ -1292,6 +1314,11 @@ def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
             run = []
     return sorted((e.start_char, e.end_char) for e in names if not _left_office(e.root)
                   and any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held))
+
+
+def holders_of(doc, forms: list[list[str]]) -> list[tuple[int, int]]:
+    """``role_holders`` for a role written any of the ways ``forms`` (``role_forms``) gives."""
+    return sorted({h for f in forms for h in role_holders(doc, f)})
 
 
 def _holding(candidates: list, holders: Sequence[tuple[int, int]], where) -> list:

@@ -913,6 +913,13 @@ _ATTEND = "Also due to attend are US Secretary of State Condoleezza Rice, UN Sec
     ("Who is the chair of the IPCC?", "The IPCC is chaired by Hoesung Lee.", "Hoesung Lee", False),
     ("Who is Steve Witkoff?", "Steve Witkoff is Trump's envoy.", "Trump", False),
     ("Who was the medical report written for?", "The report was written for the king of France.", "France", False),
+    # the title of a country's office, written the news's way: "French President", "France's prime minister"
+    ("Who is the president of France?", "French President Jacques Chirac arrived late.", "Jacques Chirac", False),
+    ("Who is the prime minister of France?", "France's Prime Minister Jean-Pierre Raffarin spoke.",
+     "Jean-Pierre Raffarin", False),
+    # ... and another office of that country is not it: a culture minister is no prime minister
+    ("Who is the prime minister of France?", "Sir Alan received his decoration in Paris on Wednesday from French "
+     "Culture Minister Renaud Donnedieu de Vabres.", "Renaud Donnedieu de Vabres", True),
 ])
 def test_a_name_the_sentence_does_not_give_the_asked_role_is_not_its_holder(question, sentence, span, another):
     from rag.answer import _role_of_another
@@ -1022,6 +1029,25 @@ def test_a_sentence_close_to_a_role_question_may_name_the_holder_without_the_rol
     assert _role_of_another(nlp(sentence), start, start + 13, nlp(question), paraphrase=True) is True
 
 
+@pytest.mark.parametrize("question, forms", [
+    ("Who is the Liverpool boss?", {"liverpool boss"}),
+    ("Who is the chair of the IPCC?", {"chair of the ipcc"}),  # no country: as asked only
+    ("Who is the president of France?", {"president of france", "french president", "france 's president"}),
+    ("Who is the prime minister of the UK?", {"prime minister of the uk", "uk prime minister", "british prime minister",
+                                             "britain 's prime minister"}),
+])
+def test_a_countrys_office_is_looked_for_as_the_news_writes_it(question, forms):
+    from rag.answer import asked_role, role_forms
+    from rag.text import load_parser
+
+    role = asked_role(load_parser()(question))
+    found = [" ".join(f) for f in role_forms(role)]
+    assert found[0] == " ".join(t.lower_ for t in role)  # as asked, first
+    assert forms <= set(found)
+    if len(forms) == 1:
+        assert found == list(forms)  # nothing else for an office that is no country's
+
+
 def test_a_role_no_retrieved_passage_names_is_looked_for_in_every_article(tmp_path, settings, hash_embedder,
                                                                         monkeypatch):
     import rag.answer as answer
@@ -1050,6 +1076,26 @@ def test_a_role_no_retrieved_passage_names_is_looked_for_in_every_article(tmp_pa
     assert "Culture Secretary Tessa Jowell" in after.citations[0].quote
     assert after.citations[0].chunk_id in {h.chunk.chunk_id for h in after.passages}
     assert any("2 name Tessa Jowell" in n for n in after.notes)
+
+
+def test_a_countrys_office_is_found_where_the_news_names_the_country_first(tmp_path, settings, hash_embedder):
+    # "Who is the president of France?": no article says "president of France"; two say "French President …",
+    # and the one the search finds first names France and a president of another country
+    articles = {
+        "ivory.txt": "Ivory Coast standby\n\nFrance has played a lead role in international peacekeeping in Ivory "
+                     "Coast after President Laurent Gbagbo broke a ceasefire with rebels. France is the president "
+                     "of peacekeeping there.",
+        "summit.txt": "Davos summit\n\nThe speech will be pre-empted by French President Jacques Chirac, who "
+                      "announced his attendance at the last minute.",
+        "tax.txt": "Aid tax\n\nFrench President Jacques Chirac has proposed a tax on air tickets to pay for aid.",
+    }
+    s, store = _indexed(tmp_path, settings, hash_embedder, articles, min_evidence=0.0, min_coverage=0.3, top_k=1)
+    s = s.model_copy(update={"span_ranker": False})
+    pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["Laurent Gbagbo"]))
+    got = pipe.ask("Who is the president of France?")
+    assert not got.abstained and got.answer.startswith("Jacques Chirac"), got.notes
+    assert "French President Jacques Chirac" in got.citations[0].quote
+    assert any("2 name Jacques Chirac" in n for n in got.notes)
 
 
 @pytest.mark.parametrize("role, sentence, holders", [
