@@ -38,8 +38,8 @@ from rag.spans import (
 )
 from rag.countries import country_forms
 from rag.text import (
-    STOPWORDS, bare_word, content_stems, covered_share, numbers_in, other_forms_of_names, plain_words, question_stems,
-    quoted, stem, token_f1, truecase, words,
+    STOPWORDS, bare_word, content_stems, covered_share, lemma_stem, numbers_in, other_forms_of_names, plain_words,
+    question_stems, quoted, stem, token_f1, truecase, words,
 )
 
 log = logging.getLogger(__name__)
@@ -487,6 +487,7 @@ class Pipeline:
         # question names, it does not answer it
         candidates = [c for c in candidates if not c.features["owner_of_question"]
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
+                      and not _does_what_is_asked(c.doc, c.start, c.end, question_doc)
                       and not _role_of_another(c.doc, c.start, c.end, question_doc,
                                                evidence[c.evidence].cosine >= PARAPHRASE_COSINE)
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
@@ -797,7 +798,8 @@ class Pipeline:
             question_doc = self._parse(question)
             candidates = [c for c in candidates if not _role_of_another(self._parse(top[c[0]].text), c[1], c[2],
                                                                         question_doc,
-                                                                        top[c[0]].cosine >= PARAPHRASE_COSINE)]
+                                                                        top[c[0]].cosine >= PARAPHRASE_COSINE)
+                          and not _does_what_is_asked(self._parse(top[c[0]].text), c[1], c[2], question_doc)]
             if holders and "PERSON" in labels:
                 # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
                 candidates += [(0, a, b, "PERSON") for a, b in holders if (0, a, b) not in {c[:3] for c in candidates}]
@@ -811,7 +813,8 @@ class Pipeline:
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in answers)
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that
                 # says something the question does not is kept
-                or (labels[0] in SOFT_TYPES and not _repeats_question(claims[0].text, question)))
+                or (labels[0] in SOFT_TYPES and not _repeats_question(claims[0].text, question)
+                    and not _subject_of_asked(top[claims[0].evidence].text, claims[0].text, self._parse, question_doc)))
             if not candidates and not typed_ok:
                 yield finish(ABSTAIN_TEXT, True, draft=draft,
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])
@@ -1112,6 +1115,33 @@ def _place_for_person(doc, start: int, end: int, label: str | None, question: st
         return False
     span = doc.char_span(start, end, alignment_mode="expand")
     return span is not None and len(span) > 0 and span.root.dep_ == "pobj" and span.root.head.lower_ in _PLACE_PREPS
+
+
+_ASKS_CIRCUMSTANCE = re.compile(r"^\W*(?:where|when|why)\b", re.I)
+
+
+def _subject_of_asked(sentence: str, claim: str, parse, question_doc) -> bool:
+    """``_does_what_is_asked`` for a claim found in ``sentence`` as written (``parse`` parses it)."""
+    i = sentence.find(claim)
+    return i >= 0 and _does_what_is_asked(parse(sentence), i, i + len(claim), question_doc)
+
+
+def _does_what_is_asked(doc, start: int, end: int, question_doc) -> bool:
+    """True when the span is the subject of the verb a "where", "when" or "why" question asks about: "The 10-day
+    Dutch festival" of "The 10-day Dutch festival begins on Wednesday" is what begins, not where the Delta begins
+    (nor when, nor why)."""
+    text = getattr(question_doc, "text", "")
+    if doc is None or not _ASKS_CIRCUMSTANCE.match(text) \
+            or not getattr(doc, "has_annotation", lambda _: False)("DEP") \
+            or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    def forms(t) -> set[str]:  # "began" is "begin" ("lemma_" is empty: the parser has no lemmatizer)
+        return {stem(t.lower_), lemma_stem(t.lower_)}
+
+    verbs = set().union(*(forms(t) for t in question_doc if t.pos_ == "VERB"))
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return span is not None and len(span) > 0 and span.root.dep_ in _SUBJECTS \
+        and span.root.head.pos_ == "VERB" and bool(forms(span.root.head) & verbs)
 
 
 # "Who is the Liverpool boss?", "Who was the chair of the IPCC?": the role a person is asked for by

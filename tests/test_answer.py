@@ -1502,3 +1502,24 @@ def test_place_names_are_read_from_geonames_once_then_from_a_plain_list(tmp_path
     (tmp_path / "not-a-folder").write_text("")  # a cache it cannot write: the names are still there, in memory
     assert "Kyiv" in places._cached_names()
 
+
+
+@pytest.mark.parametrize("question, sentence, span, subject", [
+    # what does the asked thing is no answer to where, when or why it does it
+    ("Where does the Delta in the Netherlands begin?", "The 10-day Dutch festival begins on Wednesday.",
+     "The 10-day Dutch festival", True),
+    ("When did the talks start?", "The Abu Dhabi talks started on Wednesday.", "The Abu Dhabi talks", True),
+    ("When does the festival begin?", "The festival began on Wednesday.", "The festival", True),
+    ("When does the Dutch festival begin?", "The 10-day Dutch festival begins on Wednesday.", "Wednesday", False),
+    # ... a subject of another verb may be ("Most Western countries have banned it"), and who did it is asked
+    ("Where is corporal punishment no longer practiced?", "Most Western countries have banned corporal "
+     "punishment.", "Most Western countries", False),
+    ("Who began the festival?", "The mayor began the festival on Wednesday.", "The mayor", False),
+])
+def test_what_does_the_asked_thing_is_not_where_or_when(question, sentence, span, subject):
+    from rag.answer import _does_what_is_asked
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    start = sentence.index(span)
+    assert _does_what_is_asked(nlp(sentence), start, start + len(span), nlp(question)) is subject
