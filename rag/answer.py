@@ -814,7 +814,8 @@ class Pipeline:
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that
                 # says something the question does not is kept
                 or (labels[0] in SOFT_TYPES and not _repeats_question(claims[0].text, question)
-                    and not _subject_of_asked(top[claims[0].evidence].text, claims[0].text, self._parse, question_doc)))
+                    and not _subject_of_asked(evidence[claims[0].evidence].text, claims[0].text, self._parse,
+                                              question_doc)))
             if not candidates and not typed_ok:
                 yield finish(ABSTAIN_TEXT, True, draft=draft,
                              notes=notes + [f"no {'/'.join(sorted(labels))} in the best passages"])

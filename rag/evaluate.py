@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Sequence
@@ -32,6 +33,11 @@ from rag.metrics import (  # noqa: F401  (re-exported)
     score_answer, span_relevant, summarize,
 )
 from rag.report import METRIC_ROWS, build_report, plot_latency, plot_metrics, render_html, summary_table  # noqa: F401
+
+log = logging.getLogger(__name__)
+
+# how an item's error says the pipeline failed on it (a bug), not that it refused the question (too long, empty)
+INTERNAL_ERROR = "internal error: "
 
 VARIANTS = {  # name -> (retrieval mode or None for the configured one, verify)
     "hybrid": ("hybrid", True),
@@ -60,6 +66,7 @@ def evaluate_variant(pipe, gold: Sequence[GoldItem], spans: dict, mode: str, ver
                      on_item=None) -> list[ItemResult]:
     """Ask every gold question through ``pipe`` with this retrieval mode and verification setting."""
     from rag.answer import QuestionError, clean_question
+    from rag.llm import LLMUnavailable
     from rag.retrieval import Retriever
 
     s = pipe.settings
@@ -72,6 +79,12 @@ def evaluate_variant(pipe, gold: Sequence[GoldItem], spans: dict, mode: str, ver
             ans = pipe.ask(q, mode=mode, verify=verify)
         except QuestionError as e:
             r = ItemResult(g.id, g.question, g.answerable, list(g.answers), g.doc, error=str(e))
+        except (LLMUnavailable, RuntimeError):
+            raise  # the model is gone (a server that stopped): every question after this one would fail too
+        except Exception as e:  # noqa: BLE001 - a bug met on one question must not throw away the others' results
+            log.exception("question %s failed", g.id)
+            r = ItemResult(g.id, g.question, g.answerable, list(g.answers), g.doc,
+                           error=f"{INTERNAL_ERROR}{type(e).__name__}: {e}")
         else:
             chunk_spans = {h.chunk.chunk_id: (h.chunk.doc_id, h.chunk.start, h.chunk.end, h.chunk.text)
                            for h in list(hits) + list(ans.passages)}
@@ -237,9 +250,15 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
     # 4. report
     summaries = {name: summarize(r) for name, r in runs.items()}
     Console().print(summary_table(summaries, f"rag eval {gold.name}"))
-    n_err = sum(1 for r in next(iter(runs.values())) if r.error)
-    if n_err:
-        console.print(f"warning: {n_err} question(s) were refused by the pipeline (see items[].error)", style="yellow")
+    errors = [r for r in next(iter(runs.values())) if r.error]
+    internal = [r for r in errors if r.error.startswith(INTERNAL_ERROR)]
+    if len(errors) > len(internal):
+        console.print(f"warning: {len(errors) - len(internal)} question(s) were refused by the pipeline "
+                      "(see items[].error)", style="yellow")
+    if internal:
+        err.print(f"error: {len(internal)} question(s) failed inside the pipeline, a bug (the traceback is logged "
+                  f"above; items[].error has each one), first {internal[0].id}: {internal[0].error}",
+                  markup=False, highlight=False, soft_wrap=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(build_report(runs, gold.name), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -252,4 +271,4 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
                 + (f" · answer scorer {settings.scorer_path}" if settings.scorer_path.lower() != "none" else ""))
         html.write_text(render_html(runs, f"newsrag evaluation: {gold.name}", meta, gold_sets), encoding="utf-8")
         console.print(f"wrote {html}", markup=False)
-    return 0
+    return 1 if internal else 0

@@ -1523,3 +1523,14 @@ def test_what_does_the_asked_thing_is_not_where_or_when(question, sentence, span
     nlp = load_parser()
     start = sentence.index(span)
     assert _does_what_is_asked(nlp(sentence), start, start + len(span), nlp(question)) is subject
+
+
+def test_a_where_answer_from_a_sentence_past_the_best_three_is_checked(tmp_path, settings, hash_embedder):
+    # the model's answer is in the fifth-best sentence: a thing, not a named place ("where" may be answered so),
+    # weighed against its own sentence (this once raised IndexError: only the best three were looked in)
+    article = ("Members meet\n\nThe members meet often. The members meet weekly to vote. The members meet and "
+               "argue. The members meet and eat. Sessions are held in the committee rooms upstairs.")
+    got = _ask_of(tmp_path, settings, hash_embedder, article, "in the committee rooms upstairs",
+                  "Where do the members meet?")
+    assert not got.abstained and got.answer.startswith("in the committee rooms upstairs"), got.notes
+    assert "committee rooms upstairs" in got.citations[0].quote
