@@ -1048,6 +1048,13 @@ def test_a_countrys_office_is_looked_for_as_the_news_writes_it(question, forms):
         assert found == list(forms)  # nothing else for an office that is no country's
 
 
+def _top_one_pipeline(tmp_path, settings, hash_embedder, articles: dict[str, str], reply: str) -> Pipeline:
+    """A pipeline over ``articles`` that retrieves one passage, the fake model replying ``reply``, no span ranker:
+    what the search finds is not all the index holds."""
+    s, store = _indexed(tmp_path, settings, hash_embedder, articles, min_evidence=0.0, min_coverage=0.3, top_k=1)
+    return Pipeline(s.model_copy(update={"span_ranker": False}), store, hash_embedder, FakeGenerator([reply]))
+
+
 def test_a_role_no_retrieved_passage_names_is_looked_for_in_every_article(tmp_path, settings, hash_embedder,
                                                                         monkeypatch):
     import rag.answer as answer
@@ -1062,9 +1069,7 @@ def test_a_role_no_retrieved_passage_names_is_looked_for_in_every_article(tmp_pa
                        "the new gallery.",
         "shadow.txt": "Tory plans\n\nShadow culture secretary John Whittingdale attacked the plans.",
     }
-    s, store = _indexed(tmp_path, settings, hash_embedder, articles, min_evidence=0.0, min_coverage=0.3, top_k=1)
-    s = s.model_copy(update={"span_ranker": False})
-    pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["the Culture Secretary"]))
+    pipe = _top_one_pipeline(tmp_path, settings, hash_embedder, articles, "the Culture Secretary")
     question = "Who is the Culture Secretary?"
     monkeypatch.setattr(answer, "ROLE_CORPUS_SENTENCES", 0)  # read none of them
     before = pipe.ask(question)
@@ -1089,9 +1094,7 @@ def test_a_countrys_office_is_found_where_the_news_names_the_country_first(tmp_p
                       "announced his attendance at the last minute.",
         "tax.txt": "Aid tax\n\nFrench President Jacques Chirac has proposed a tax on air tickets to pay for aid.",
     }
-    s, store = _indexed(tmp_path, settings, hash_embedder, articles, min_evidence=0.0, min_coverage=0.3, top_k=1)
-    s = s.model_copy(update={"span_ranker": False})
-    pipe = Pipeline(s, store, hash_embedder, FakeGenerator(["Laurent Gbagbo"]))
+    pipe = _top_one_pipeline(tmp_path, settings, hash_embedder, articles, "Laurent Gbagbo")
     got = pipe.ask("Who is the president of France?")
     assert not got.abstained and got.answer.startswith("Jacques Chirac"), got.notes
     assert "French President Jacques Chirac" in got.citations[0].quote
