@@ -1136,6 +1136,7 @@ def _does_what_is_asked(doc, start: int, end: int, question_doc) -> bool:
             or not getattr(doc, "has_annotation", lambda _: False)("DEP") \
             or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
         return False
+
     def forms(t) -> set[str]:  # "began" is "begin" ("lemma_" is empty: the parser has no lemmatizer)
         return {stem(t.lower_), lemma_stem(t.lower_)}
 

@@ -250,11 +250,11 @@ def run_cli(gold: Path, corpus: Path | None, index: Path | None, out: Path | Non
     # 4. report
     summaries = {name: summarize(r) for name, r in runs.items()}
     Console().print(summary_table(summaries, f"rag eval {gold.name}"))
-    errors = [r for r in next(iter(runs.values())) if r.error]
-    internal = [r for r in errors if r.error.startswith(INTERNAL_ERROR)]
-    if len(errors) > len(internal):
-        console.print(f"warning: {len(errors) - len(internal)} question(s) were refused by the pipeline "
-                      "(see items[].error)", style="yellow")
+    refused = [r for r in next(iter(runs.values())) if r.error and not r.error.startswith(INTERNAL_ERROR)]
+    internal = [r for rs in runs.values() for r in rs if r.error and r.error.startswith(INTERNAL_ERROR)]  # any variant
+    if refused:
+        console.print(f"warning: {len(refused)} question(s) were refused by the pipeline (see items[].error)",
+                      style="yellow")
     if internal:
         err.print(f"error: {len(internal)} question(s) failed inside the pipeline, a bug (the traceback is logged "
                   f"above; items[].error has each one), first {internal[0].id}: {internal[0].error}",
