@@ -499,6 +499,9 @@ class Pipeline:
             # type and not headed by a name, unless it is the asked person's ("Kremlin spokesman Dmitry Peskov")
             candidates = [c for c in candidates if c.label is None and c.kind in ("chunk", "subtree", "quote")
                           and not _names_someone_else(c, person)]
+            # ... and a phrase its sentence ties to the person says it, where there is one: "national security
+            # chief" of "national security chief Rustem Umerov", not "the talks" he called meaningful
+            candidates = [c for c in candidates if _describes(c.doc, c.start, c.end, person)] or candidates
         if not candidates:
             return []
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
@@ -981,6 +984,43 @@ def _only_names(text: str, person: str) -> bool:
     own = plain_words(person)
     extra = {w.lower() for w in ws} - own
     return not (own & plain_words(text) and (len(extra) >= 2 or extra & TITLES))
+
+
+def _describes(doc, start: int, end: int, person: str) -> bool:
+    """True when the span ``start:end`` of ``doc`` is a phrase the sentence ties to ``person`` (a name) in its
+    parse: a title or a description before the name ("national security chief Rustem Umerov", "Trump’s
+    son-in-law Jared Kushner"), in apposition to it ("The head of Ukraine’s delegation, … Rustem Umerov"; "Umerov,
+    the head of …"), said of it by a copula, also in a relative clause ("John Elway, who … is currently Denver's
+    Executive Vice President"), or "as" it ("… named Elway as general manager")."""
+    if doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return False
+    own = plain_words(person)
+    names = {t.i for t in doc if t.pos_ == "PROPN" and t.lower_ in own}
+    if not names:
+        return False
+    r = span.root
+    inside = {t.i for t in span}
+    if any(c.dep_ == "prep" and c.lower_ == "of" and c.i not in inside for c in r.children):
+        return False  # "head" of "the head of Ukraine’s delegation" says too little
+    if names & inside:  # the name with words that say what it is (a title: "Russian President Vladimir Putin")
+        return any((t.pos_ == "NOUN" or t.lower_ in TITLES) and t.i not in names for t in span)
+    if r.head.i in names and r.dep_ in ("compound", "nmod", "amod", "appos"):
+        return True
+    if any(doc[i].dep_ == "appos" and doc[i].head.i in inside for i in names):
+        return True
+    verb = r.head
+    if r.dep_ in ("attr", "acomp") or r.dep_ == "conj" and r.head.dep_ == "attr":
+        verb = r.head if r.dep_ != "conj" else r.head.head
+        while verb.dep_ == "conj" and verb.head != verb:
+            verb = verb.head
+        return any(c.dep_ in ("nsubj", "nsubjpass") and c.i in names for c in verb.children) \
+            or verb.dep_ == "relcl" and verb.head.i in names
+    if r.dep_ == "pobj" and r.head.lower_ == "as":
+        return r.head.head.i in names or any(c.i in names for c in r.head.head.children)
+    return False
 
 
 def _names_someone_else(c, person: str) -> bool:

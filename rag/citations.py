@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 from rag.countries import country_forms, mentions
 from rag.text import (
-    DATE_LIKE, STOPWORDS, content_stems, numbers_in, numbers_in_any_form, squad_normalize, stem, word_spans, words,
+    ASKED_NAME, DATE_LIKE, STOPWORDS, asks_office, content_stems, numbers_in, numbers_in_any_form, squad_normalize,
+    stem, word_spans, words,
 )
 
 
@@ -400,17 +401,17 @@ TITLES = frozenset("""president president-elect prime minister premier chancello
 emperor emir sheikh pope chief director mayor governor senator general commander captain coach chairman chairwoman
 chair ceo spokesman spokeswoman spokesperson leader head speaker ambassador envoy editor judge""".split())
 _PARTICLES = {"von", "van", "der", "den", "de", "da", "di", "du", "la", "le", "al", "bin", "ibn", "el", "dos", "ben"}
-_WHO_IS = re.compile(r"^\W*who(?:\s+is|\s+was|['’]s)\s+([^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,4}?)\s*[?.!]?\s*$",
-                     re.I)
+_WHO_IS = re.compile(r"^\W*who(?:\s+is|\s+was|['’]s)\s+" + ASKED_NAME + r"\s*[?.!]?\s*$", re.I)
 
 
 def asks_who_someone_is(question: str) -> str | None:
-    """The name in "Who is Steve Witkoff?", "Who's Ursula von der Leyen?": such a question asks what the person
-    is ("Trump's special envoy"), not for a name. None for any other question, for a role ("Who is Prime
+    """The name in "Who is Steve Witkoff?", "Who's Ursula von der Leyen?", "What position does Rustem Umerov
+    hold?", "What is Umerov's job?": such a question asks what the person is ("Trump's special envoy"), not
+    for a name. None for any other question, for a role ("Who is Prime
     Minister?", "Who is the winner?"), and for a question typed in one case throughout, which does not say what
     is a name ("who is witkoff", "WHO IS THE WINNER"; the pipeline first cases it as the passages do,
     ``rag.text.truecase``)."""
-    m = _WHO_IS.match(question)
+    m = _WHO_IS.match(question) or asks_office(question)
     if not m or question.islower() or question.isupper():
         return None
     name = m.group(1)

@@ -125,12 +125,35 @@ _HOW_DEGREE = re.compile(r"\bhow\s+(long|old|far|tall|big|large|small|short|high
                          r"often|soon|early|late)\b", re.I)
 
 
+# a name as a question asks about it: up to five words (their case is checked by who reads it)
+ASKED_NAME = r"([^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*){0,4}?)"
+# the same asked of the person's office: "What position does Rustem Umerov hold?", "What is Umerov's job?",
+# "What role does John Elway currently have in the Broncos franchise?"
+_OFFICE = r"(?:position|post|job|role|title|office|rank|occupation)s?"
+_WHAT_OFFICE = [
+    re.compile(r"^\W*what\s+" + _OFFICE + r"\s+(?:does|did|do|has|had)\s+" + ASKED_NAME
+               + r"\s+(?:\w+ly\s+)?(?:hold|have|occupy|held|had|occupied)\b[^?]*[?.!]?\s*$", re.I),
+    re.compile(r"^\W*what\s+(?:is|was)\s+" + ASKED_NAME + r"(?:['’]s|['’])\s+(?:\w+\s+)?" + _OFFICE
+               + r"(?:\s+(?:in|at|with|on)\b[^?]*)?[?.!]?\s*$", re.I),
+]
+_OFFICE_WORDS = frozenset("position post job role title office rank occupation hold have occupy held had occupied "
+                          "currently".split())
+
+
+def asks_office(question: str):
+    """The match of "What position does <name> hold?" / "What is <name>'s job?" (group 1 the name), or None."""
+    return next((m for p in _WHAT_OFFICE for m in [p.match(question)] if m), None)
+
+
 def question_stems(question: str) -> set[str]:
-    """The question's content stems, without the degree word of "how long/low/far/old …".
+    """The question's content stems, without the degree word of "how long/low/far/old …", nor the office words
+    of "What position does <name> hold?".
 
     The passage that answers "How long has the conflict lasted?" says "the four-year conflict", not "long".
     """
     degree = {stem(m.group(1)) for m in _HOW_DEGREE.finditer(question)}
+    if asks_office(question):  # the passage that answers "What position does Umerov hold?" says "security chief"
+        degree |= {stem(w) for w in _OFFICE_WORDS}
     # one stem per word: the dictionary form's, so that the passage's "fell" (which holds both) covers "fall"
     return {lemma_stem(w) for w in words(question)
             if w.lower() not in STOPWORDS and (len(w) > 1 or w.isdigit()) and stem(w) not in degree}
