@@ -256,6 +256,68 @@ def _speakers(doc) -> list[tuple[int, int]]:
     return out
 
 
+def _neighbour(store, e: Evidence, after: bool) -> tuple[int, int, str, str] | None:
+    """The sentence of ``e``'s article just before ``e`` (or just after it): its start and end in the article, its
+    text, and what lies between the two as the chunk has it (spaces when a chunk ends there, so that offsets stay
+    the article's). It is found in ``e``'s chunk, or in the chunk before (after) it of the same article."""
+    pos = store.position(e.chunk_id)
+    if pos is None:
+        return None
+    other = pos + 1 if after else pos - 1
+    for c in (store.chunks[pos], store.chunks[other] if 0 <= other < len(store.chunks) else None):
+        if c is None or c.doc_id != e.doc_id:
+            continue
+        found = [(a, b) for a, b in c.sentences if (a >= e.end if after else b <= e.start)]
+        if found:
+            a, b = found[0] if after else found[-1]
+            break
+    else:
+        return None
+    text = c.text[a - c.start:b - c.start]
+    if after:
+        gap = c.text[e.end - c.start:a - c.start] if e.end >= c.start else " " * (a - e.end)
+    else:
+        gap = c.text[b - c.start:e.start - c.start] if e.start <= c.end else " " * (e.start - b)
+    return a, b, text, gap
+
+
+# who a statement is attributed to unnamed: "according to President Donald Trump’s special envoy", "a
+# spokesman", "an official" (not "according to the report", nor to a name)
+_SOURCE_NOUNS = TITLES | {"official", "aide", "adviser", "advisor", "negotiator", "representative", "minister"}
+
+
+def attributed_source(doc) -> tuple[int, int] | None:
+    """The character span of the unnamed person ``doc`` attributes its statement to with "according to": "President
+    Donald Trump’s special envoy"; None when there is none, or it is a name ("according to Witkoff") or no
+    person ("according to the report")."""
+    for t in doc:
+        if t.lower_ != "according":
+            continue
+        to = next((c for c in t.children if c.lower_ == "to"), None)
+        p = next((c for c in to.children if c.dep_ == "pobj"), None) if to is not None else None
+        if p is not None and p.pos_ == "NOUN" and p.lower_ in _SOURCE_NOUNS and not p.ent_type_:
+            sub = list(p.subtree)
+            return sub[0].idx, sub[-1].idx + len(sub[-1])
+    return None
+
+
+def named_source(previous_doc, doc) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(where ``previous_doc`` attributes its statement to someone unnamed, where ``doc`` names its one speaker)
+    when ``doc`` is the sentence after ``previous_doc`` and its speaker is not named in ``previous_doc``: news
+    names in its second sentence the official its first one quotes ("… according to President Donald Trump’s
+    special envoy." "The two sides agreed to swap 314 prisoners …, Steve Witkoff said …"). None otherwise."""
+    source = attributed_source(previous_doc)
+    if source is None:
+        return None
+    speakers = _speakers(doc)
+    if len(speakers) != 1:
+        return None
+    x, y = speakers[0]
+    if plain_words(doc.text[x:y]) & plain_words(previous_doc.text):
+        return None  # the first sentence names them already: it does not quote them unnamed
+    return source, speakers[0]
+
+
 def bare_quote(sentence: str) -> bool:
     """True for a sentence that is all quotation, no one said to speak it: “Therefore, the pressure … feels like
     a betrayal.” (the sentence before says who: “…,” Tsahkna said.)."""
@@ -454,7 +516,7 @@ class Pipeline:
 
     def _choose_span(self, question: str, evidence: list[Evidence], labels, draft: str, messages,
                      n_sentences: int = 2, foreign: set[str] = frozenset(),
-                     holders: Sequence[tuple[int, int]] = ()) -> list:
+                     holders: Sequence[tuple[int, int]] = (), linked: Sequence[tuple[int, int]] = ()) -> list:
         """The answer-span candidates of the best sentences, ranked (see rag.spans); best first.
 
         Empty when the generator cannot score continuations (an HTTP server, whose bigger model's own
@@ -488,8 +550,9 @@ class Pipeline:
         candidates = [c for c in candidates if not c.features["owner_of_question"]
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
                       and not _does_what_is_asked(c.doc, c.start, c.end, question_doc)
-                      and not _role_of_another(c.doc, c.start, c.end, question_doc,
-                                               evidence[c.evidence].cosine >= PARAPHRASE_COSINE)
+                      and (_within(c.evidence, c.start, c.end, linked)
+                           or not _role_of_another(c.doc, c.start, c.end, question_doc,
+                                                   evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
         person = asks_who_someone_is(question)
@@ -501,7 +564,10 @@ class Pipeline:
                           and not _names_someone_else(c, person)]
             # ... and a phrase its sentence ties to the person says it, where there is one: "national security
             # chief" of "national security chief Rustem Umerov", not "the talks" he called meaningful
-            candidates = [c for c in candidates if _describes(c.doc, c.start, c.end, person)] or candidates
+            # (the words of the sentence before that quote the person unnamed, when evidence[0] is the two read
+            # together: "President Donald Trump’s special envoy")
+            candidates = [c for c in candidates if _describes(c.doc, c.start, c.end, person)
+                          or _within(c.evidence, c.start, c.end, linked, ending=True)] or candidates
         if not candidates:
             return []
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
@@ -541,28 +607,51 @@ class Pipeline:
         its text. None otherwise."""
         if not bare_quote(e.text):
             return None
-        pos = store.position(e.chunk_id)
-        if pos is None:
+        before = _neighbour(store, e, after=False)
+        if before is None:
             return None
-        # the sentence before it: in its chunk, or the last of the chunk before (the same article)
-        for c in (store.chunks[pos], store.chunks[pos - 1] if pos else None):
-            if c is None or c.doc_id != e.doc_id:
-                continue
-            before = [(a, b) for a, b in c.sentences if b <= e.start]
-            if before:
-                a, b = before[-1]
-                break
-        else:
-            return None
-        previous = c.text[a - c.start:b - c.start]
+        a, _, previous, gap = before
         if not says_who(previous):
             return None
         speakers = _speakers(self._parse(previous))
         if not speakers:
             return None
-        # what lies between them, as the chunk has it, or spaces when it ends there (offsets stay the article's)
-        gap = c.text[b - c.start:e.start - c.start] if e.start <= c.end else " " * (e.start - b)
         return replace(e, start=a, text=previous + gap + e.text), speakers
+
+    def _source_named(self, store, e: Evidence, forms=None, person: str | None = None):
+        """``e`` read with the sentence beside it when news names there the official it quotes unnamed
+        ("… according to President Donald Trump’s special envoy." "…, Steve Witkoff said …", ``named_source``),
+        and where in the joined text the answer is: for the role ``forms`` (``role_forms``), ``e`` being the
+        sentence that gives the role, the speaker's name; for ``person``, ``e`` being one where they speak, the
+        words that say what they are. None when ``e`` and its neighbour are not such a pair."""
+        if forms is not None:
+            doc = self._parse(e.text)
+            source = attributed_source(doc)
+            if source is None or not any(any(source[0] <= r.start_char and r.end_char <= source[1]
+                                             for r in _occurrences(doc, f)) for f in forms):
+                return None
+            after = _neighbour(store, e, after=True)
+            if after is None:
+                return None
+            a, b, text, gap = after
+            linked = named_source(doc, self._parse(text))
+            if linked is None:
+                return None
+            x, y = linked[1]
+            joined = e.text + gap + text
+            return replace(e, end=b, text=joined), [(len(e.text) + len(gap) + x, len(e.text) + len(gap) + y)]
+        own = plain_words(person or "")
+        speakers = [(x, y) for x, y in _speakers(self._parse(e.text)) if own & plain_words(e.text[x:y])]
+        if not speakers:
+            return None
+        before = _neighbour(store, e, after=False)
+        if before is None:
+            return None
+        a, b, text, gap = before
+        linked = named_source(self._parse(text), self._parse(e.text))
+        if linked is None or not own & plain_words(e.text[linked[1][0]:linked[1][1]]):
+            return None
+        return replace(e, start=a, text=text + gap + e.text), [linked[0]]
 
     def _role_in_corpus(self, store, role, forms: list[list[str]], n_hits: int):
         """(a hit, the start of its sentence, a note) for the sentence of the whole index that ties to the role
@@ -675,6 +764,7 @@ class Pipeline:
         # (parsed only when it reads as one: spaCy may still be loading for the first question of a process)
         role = asked_role(self._parse(question)) if verify and _WHO_ROLE.match(question) else None
         holders: list[tuple[int, int]] = []  # in evidence[0], the names it gives the asked role
+        linked_holders: list[tuple[int, int]] = []  # ... when evidence[0] is two sentences read together
         role_notes: list[str] = []
         if role:
             # "Who is the Tory leader?": the sentence that ties a name to the role ("Tory leader Michael Howard
@@ -682,10 +772,20 @@ class Pipeline:
             # leader" ("The Tory leader argued …")
             forms = role_forms(role)  # "president of France", "French president" …
             said = next((i for i, e in enumerate(evidence[:ROLE_SENTENCES]) if e.doc_id not in foreign
-                         and any(all(w in e.text.lower() for w in f) for f in forms)
+                         and any(all(w.replace("’", "'") in e.text.lower().replace("’", "'") for w in f)
+                                 for f in forms)
                          and holders_of(self._parse(e.text), forms)), None)
+            linked = None if said is not None else next(
+                (x for e in evidence[:ROLE_SENTENCES] if e.doc_id not in foreign
+                 for x in [self._source_named(store, e, forms=forms)] if x), None)
             if said is not None:
                 evidence = [evidence[said]] + evidence[:said] + evidence[said + 1:]
+            elif linked is not None:
+                # "… according to President Donald Trump’s special envoy." "…, Steve Witkoff said …": the two
+                # sentences answer together, and the name is the one the second gives
+                joined, link_holders = linked
+                evidence = [joined] + [e for e in evidence if (e.doc_id, e.start) != (joined.doc_id, joined.start)]
+                best = evidence[0]
             elif not history:
                 # none of them names the holder: the articles that do ("Culture Secretary Tessa Jowell said …")
                 # are found by the role's words, and the name most of them give is taken, with its sentence
@@ -707,6 +807,19 @@ class Pipeline:
                 # evidence the gates below weigh, and it states a fact, verb or not ("…; Costa Rican President
                 # José María Figueres; …")
                 holders = holders_of(self._parse(evidence[0].text), forms)
+                best = evidence[0]
+            elif linked is not None:
+                holders = linked_holders = link_holders
+        person = asks_who_someone_is(question) if verify and not history else None
+        if person:
+            # "Who is Steve Witkoff?" of a sentence where he speaks, after one that quotes him unnamed ("…
+            # according to President Donald Trump’s special envoy."): the two answer together, with those words
+            linked = next((x for e in evidence[:ROLE_SENTENCES] if e.doc_id not in foreign
+                           for x in [self._source_named(store, e, person=person)] if x), None)
+            if linked is not None:
+                joined, holders = linked
+                linked_holders = holders
+                evidence = [joined] + [e for e in evidence if (e.doc_id, e.end) != (joined.doc_id, joined.end)]
                 best = evidence[0]
         if verify and not role and _ASKS_SPEAKER.match(question):
             # "Who said the pressure … feels like a betrayal?" of a quotation that does not say who: the
@@ -799,9 +912,9 @@ class Pipeline:
             # a name the sentence does not give the asked role is no answer: "the Liverpool boss is looking
             # forward to having skipper Steven Gerrard" does not say who the boss is
             question_doc = self._parse(question)
-            candidates = [c for c in candidates if not _role_of_another(self._parse(top[c[0]].text), c[1], c[2],
-                                                                        question_doc,
-                                                                        top[c[0]].cosine >= PARAPHRASE_COSINE)
+            candidates = [c for c in candidates if _within(c[0], c[1], c[2], linked_holders)
+                          or not _role_of_another(self._parse(top[c[0]].text), c[1], c[2], question_doc,
+                                                  top[c[0]].cosine >= PARAPHRASE_COSINE)
                           and not _does_what_is_asked(self._parse(top[c[0]].text), c[1], c[2], question_doc)]
             if holders and "PERSON" in labels:
                 # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
@@ -853,7 +966,8 @@ class Pipeline:
         if s.span_ranker:
             # verification said the passages answer; the ranker picks the words that do (rag.spans)
             t_rank = time.perf_counter()
-            spans = self._choose_span(question, evidence, labels, draft, messages, foreign=foreign, holders=holders)
+            spans = self._choose_span(question, evidence, labels, draft, messages, foreign=foreign, holders=holders,
+                                      linked=linked_holders)
             timings["generate"] += time.perf_counter() - t_rank  # the LLM's scoring is generation work too
             ranker = self.span_ranker()
             floor = s.min_span_confidence if s.min_span_confidence is not None else ranker.floor
@@ -1348,7 +1462,8 @@ def _left_office(name) -> bool:
 def _occurrences(doc, words_: list[str]) -> list:
     """The spans of ``doc`` that read ``words_`` (lower-cased tokens), in order."""
     n = len(words_)
-    lowered = [t.lower_ for t in doc]
+    words_ = [w.replace("’", "'") for w in words_]  # "Trump’s special envoy" for "Trump's special envoy"
+    lowered = [t.lower_.replace("’", "'") for t in doc]
     return [doc[i:i + n] for i in range(len(doc) - n + 1) if lowered[i:i + n] == words_]
 
 
@@ -1391,6 +1506,16 @@ def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
 def holders_of(doc, forms: list[list[str]]) -> list[tuple[int, int]]:
     """``role_holders`` for a role written any of the ways ``forms`` (``role_forms``) gives."""
     return sorted({h for f in forms for h in role_holders(doc, f)})
+
+
+def _within(i: int, start: int, end: int, spans: Sequence[tuple[int, int]], ending: bool = False) -> bool:
+    """True when ``start:end`` of evidence ``i`` overlaps one of ``spans`` of evidence 0 (with ``ending``: lies
+    inside one and ends where it ends, "special envoy" of "President Donald Trump’s special envoy")."""
+    if i != 0:
+        return False
+    if ending:
+        return any(a <= start and end == b for a, b in spans)
+    return any(start < b and a < end for a, b in spans)
 
 
 def _holding(candidates: list, holders: Sequence[tuple[int, int]], where) -> list:

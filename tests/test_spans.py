@@ -515,6 +515,46 @@ def test_what_a_person_is_comes_from_a_phrase_the_sentence_ties_to_the_name(make
         assert "national security chief Rustem Umerov" in ans.citations[0].quote
 
 
+@pytest.mark.parametrize("question, answer, liked", [
+    ("Who is Steve Witkoff?", "President Donald Trump’s special envoy", "Trump’s son-in-law"),
+    ("What position does Steve Witkoff hold?", "President Donald Trump’s special envoy", "Russia"),
+    ("Who is Trump's special envoy?", "Steve Witkoff", "Russia"),
+    ("Who is Trump’s special envoy?", "Steve Witkoff", "Donald Trump"),
+])
+def test_the_official_a_lead_quotes_unnamed_is_named_by_the_next_sentence(make_pipe, question, answer, liked):
+    """The seed opens "… according to President Donald Trump’s special envoy." and goes on "…, Steve Witkoff said
+    …": "Who is Steve Witkoff?" was refused (no sentence naming him says what he is), and "Who is Trump's special
+    envoy?" too (no sentence naming the envoy names anyone). The two sentences answer together, quoted together."""
+    pipe = make_pipe("[1]", scorer=lambda t: 0.0 if t == liked else (-5.0 if t == answer else -20.0))
+    pipe.ranker = LIKELIHOOD_ONLY
+    ans = pipe.ask(question)
+    assert ans.answer == f"{answer} [1]", (ans.answer, ans.notes)
+    quote = ans.citations[0].quote
+    assert "according to President Donald Trump’s special envoy." in quote and "Steve Witkoff said" in quote
+
+
+@pytest.mark.parametrize("first, second, linked", [
+    ("The sides agreed to swap prisoners, according to President Donald Trump’s special envoy.",
+     "The two sides agreed to swap 314 prisoners, Steve Witkoff said on Thursday.",
+     ("President Donald Trump’s special envoy", "Steve Witkoff")),
+    ("Exports rose 5%, according to a government spokesman.", "Officials said the rise was welcome.", None),
+    ("Exports rose 5%, according to the report.", "The rise was welcome, John Smith said.", None),  # no person
+    ("Exports rose 5%, according to Witkoff’s spokesman.", "The rise was welcome, Witkoff said.", None),  # named
+    ("Exports rose 5%, the minister said.", "The rise was welcome, John Smith said.", None),  # not "according to"
+])
+def test_a_source_quoted_unnamed_is_the_speaker_the_next_sentence_names(first, second, linked):
+    from rag.answer import named_source
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    found = named_source(nlp(first), nlp(second))
+    if linked is None:
+        assert found is None
+    else:
+        (a, b), (x, y) = found
+        assert (first[a:b], second[x:y]) == linked
+
+
 @pytest.mark.parametrize("sentence, phrase, person, tied", [
     ("The head of Ukraine’s delegation, national security chief Rustem Umerov, called the talks useful.",
      "national security chief", "Rustem Umerov", True),                                   # a title before it
