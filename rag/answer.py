@@ -34,7 +34,8 @@ from rag.citations import (
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
-    LP_FLOOR, SCORER_WEIGHTS, WEIGHTS, SpanRanker, add_answered_cos, candidate_features, llm_features, span_candidates,
+    LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, candidate_features,
+    llm_features, span_candidates,
 )
 from rag.countries import country_forms
 from rag.text import (
@@ -527,7 +528,14 @@ class Pipeline:
         if scorer is None or not limit:
             return []
         ranker = self.span_ranker()
-        candidates = span_candidates([self._parse(e.text) for e in evidence[:n_sentences]], question)
+        docs = [self._parse(e.text) for e in evidence[:n_sentences]]
+        candidates = span_candidates(docs, question)
+        if asks_who_someone_is(question) and holders and docs:
+            # what the person is, as the parse reads it (``descriptions``), is a candidate however long its words
+            # run ("son of a Church of Scotland Minister")
+            have = {(c.evidence, c.start, c.end) for c in candidates}
+            candidates += [Candidate(docs[0].text[a:b], 0, a, b, None, "subtree", doc=docs[0]) for a, b in holders
+                           if (0, a, b) not in have and len(words(docs[0].text[a:b])) <= 2 * MAX_SPAN_WORDS]
         draft_answer = answer_phrase(draft, question)
         question_doc = self._parse(question)
         for c in candidates:
@@ -566,8 +574,9 @@ class Pipeline:
             # chief" of "national security chief Rustem Umerov", not "the talks" he called meaningful
             # (the words of the sentence before that quote the person unnamed, when evidence[0] is the two read
             # together: "President Donald Trump’s special envoy")
+            # (none: no phrase of the best sentences is known to say it, and the likeliest would be a guess)
             candidates = [c for c in candidates if _describes(c.doc, c.start, c.end, person)
-                          or _within(c.evidence, c.start, c.end, linked, ending=True)] or candidates
+                          or _within(c.evidence, c.start, c.end, linked, ending=True)]
         if not candidates:
             return []
         add_answered_cos(candidates, [e.text for e in evidence[:n_sentences]], question, question_doc, self.embedder,
@@ -652,6 +661,44 @@ class Pipeline:
         if linked is None or not own & plain_words(e.text[linked[1][0]:linked[1][1]]):
             return None
         return replace(e, start=a, text=text + gap + e.text), [linked[0]]
+
+    def _description_in_corpus(self, store, person: str, n_hits: int):
+        """(a hit, the start of its sentence, a note) for the sentence of the whole index that says what
+        ``person`` is in the words most such sentences use ("Prime Minister Tony Blair": 31 of the BBC's sentences
+        naming him with a title say so); None when none does. Like ``_role_in_corpus``, the sentences that put a
+        title or a phrase next to the name are parsed, or an even sample of ``ROLE_CORPUS_SENTENCES`` of them."""
+        name = re.escape(person).replace("\\ ", r"\s+")
+        titles = "|".join(sorted(TITLES))
+        near = re.compile(rf"(?:\b[A-Z][\w'’.-]*|\b(?i:{titles}|[\w-]+-in-law))\s+{name}\b"
+                          rf"|\b{name},\s+(?:the|a|an|who|[a-z]+)\b|\b{name}\s+(?:\([^)]*\)\s+)?(?:is|was)\s+(?:the|a|an)\b")
+        last = person.split()[-1]
+        found = [(chunk, a, b) for chunk in store.chunks if last in chunk.text
+                 for a, b in chunk.sentences if near.search(chunk.text[a - chunk.start:b - chunk.start])]
+        if not found or ROLE_CORPUS_SENTENCES < 1:
+            return None
+        if len(found) > ROLE_CORPUS_SENTENCES:  # an even sample of them, not the first articles' only
+            step = len(found) / ROLE_CORPUS_SENTENCES
+            found = [found[int(k * step)] for k in range(ROLE_CORPUS_SENTENCES)]
+        nlp = self.nlp()
+        if not nlp:
+            return None
+        with self._nlp_lock:
+            docs = list(nlp.pipe([c.text[a - c.start:b - c.start] for c, a, b in found]))
+        said: dict[str, list[int]] = {}
+        for k, doc in enumerate(docs):
+            for x, y in descriptions(doc, person):
+                key = " ".join(w.lower() for w in words(doc.text[x:y]))
+                if k not in said.setdefault(key, []):
+                    said[key].append(k)
+        if not said:
+            return None
+        ranked = sorted(said.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
+        phrase, where = ranked[0]
+        chunk, a, _ = found[where[0]]
+        others = ", ".join(f"{p} ({len(w)})" for p, w in ranked[1:4])
+        note = (f"no passage retrieved says what {person} is; of the {len(found)} sentences of the articles that "
+                f"put words next to the name, {len(where)} say {phrase!r}" + (f" (others: {others})" if others else ""))
+        return Hit(chunk, 0.0, None, None, n_hits + 1), a, note
 
     def _role_in_corpus(self, store, role, forms: list[list[str]], n_hits: int):
         """(a hit, the start of its sentence, a note) for the sentence of the whole index that ties to the role
@@ -821,6 +868,30 @@ class Pipeline:
                 linked_holders = holders
                 evidence = [joined] + [e for e in evidence if (e.doc_id, e.end) != (joined.doc_id, joined.end)]
                 best = evidence[0]
+            else:
+                # the best sentences that say what the person is come first; when none does ("Who is Tony
+                # Blair?" of sentences that only name him), the articles that do are found by the name, and the
+                # words most of them use are taken, with their sentence
+                said = next((i for i, e in enumerate(evidence[:ROLE_SENTENCES]) if e.doc_id not in foreign
+                             and descriptions(self._parse(e.text), person)), None)
+                if said is not None:
+                    evidence = [evidence[said]] + evidence[:said] + evidence[said + 1:]
+                    best = evidence[0]
+                elif not missing_names:
+                    found = self._description_in_corpus(store, person, len(hits))
+                    if found is not None:
+                        hit, sentence, note = found
+                        new = [e for e in gather_evidence([hit], q_stems, self.embedder, query, store=store,
+                                                          query_vector=retriever.query_vector) if e.start == sentence]
+                        if new:
+                            if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in hits):
+                                hits = [*hits, hit]
+                            evidence = new + [e for e in evidence if (e.doc_id, e.start) != (new[0].doc_id, sentence)]
+                            best = evidence[0]
+                            role_notes.append(note)
+                if evidence and descriptions(self._parse(evidence[0].text), person):
+                    # the words that say it answer, not a likelier phrase beside them (and past the floor)
+                    holders = descriptions(self._parse(evidence[0].text), person)
         if verify and not role and _ASKS_SPEAKER.match(question):
             # "Who said the pressure … feels like a betrayal?" of a quotation that does not say who: the
             # sentence before it does ("…,” Tsahkna said."), and is read with it
@@ -999,6 +1070,13 @@ class Pipeline:
                         c.evidence, c.kind) if c.kind == "span" and c.text and c.text in evidence[c.evidence].text
                   else c for c in claims]
         person = asks_who_someone_is(question)
+        if (person and verify and not spans and s.span_ranker and s.span_llm_candidates
+                and getattr(self.generator, "score", None) is not None):
+            # no phrase of the best sentences is tied to the name ("Who is Martin Luther?" of "He published a short
+            # commentary …"): the model's words or a sentence that only mentions the person would be a guess
+            yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
+                f"no phrase of the best passages says who {person} is"])
+            return
         if person and claims and all(c.kind == "span" and _only_names(c.text, person) for c in claims):
             # the model's "Steve Witkoff" for "Who is Witkoff?", no phrase of the passages saying what he is
             yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
@@ -1093,8 +1171,8 @@ def _only_names(text: str, person: str) -> bool:
     for "Who is Witkoff?"; not "Trump’s son-in-law", nor the person's name with a title before it ("Estonian
     Foreign Minister Margus Tsahkna", "President Zelenskyy")."""
     ws = [w for w in words(text) if w.lower() not in ("'s", "’s", "s")]
-    if not ws or not all(w[0].isupper() or not w[0].isalpha() for w in ws):
-        return False
+    if not ws or not all(w[0].isupper() or not w[0].isalpha() for w in ws) or {w.lower() for w in ws} & TITLES:
+        return False  # "Prime Minister" says what Tony Blair is
     own = plain_words(person)
     extra = {w.lower() for w in ws} - own
     return not (own & plain_words(text) and (len(extra) >= 2 or extra & TITLES))
@@ -1111,16 +1189,22 @@ def _describes(doc, start: int, end: int, person: str) -> bool:
     span = doc.char_span(start, end, alignment_mode="expand")
     if span is None or not len(span):
         return False
-    own = plain_words(person)
-    names = {t.i for t in doc if t.pos_ == "PROPN" and t.lower_ in own}
+    names = _name_tokens(doc, person)
     if not names:
         return False
     r = span.root
     inside = {t.i for t in span}
     if any(c.dep_ == "prep" and c.lower_ == "of" and c.i not in inside for c in r.children):
         return False  # "head" of "the head of Ukraine’s delegation" says too little
-    if names & inside:  # the name with words that say what it is (a title: "Russian President Vladimir Putin")
-        return any((t.pos_ == "NOUN" or t.lower_ in TITLES) and t.i not in names for t in span)
+    if names & inside:  # the name with words that say what it is (a title: "Russian President Vladimir Putin"),
+        # ending with it (not "Presidents George W Bush, Bill Clinton, …"), the words tied to it (not "a grandson
+        # of Genghis Khan")
+        last = next((t for t in reversed(span) if not t.is_punct), None)
+        return last is not None and last.i in names and any(
+            (t.pos_ == "NOUN" or t.lower_ in TITLES) and t.i not in names for t in span) and any(
+            t.i not in names and (t.head.i in names and t.dep_ in ("compound", "amod", "nmod")
+                                  or t.i in inside and doc[i].dep_ == "appos" and doc[i].head == t)
+            for t in span for i in names)
     if r.head.i in names and r.dep_ in ("compound", "nmod", "amod", "appos"):
         return True
     if any(doc[i].dep_ == "appos" and doc[i].head.i in inside for i in names):
@@ -1135,6 +1219,80 @@ def _describes(doc, start: int, end: int, person: str) -> bool:
     if r.dep_ == "pobj" and r.head.lower_ == "as":
         return r.head.head.i in names or any(c.i in names for c in r.head.head.children)
     return False
+
+
+def _name_tokens(doc, person: str) -> set[int]:
+    """The indices of the tokens of ``doc`` that write the name ``person``, all of its words together ("Steve
+    Witkoff" for "Witkoff" or "Steve Witkoff"): not "Khan" of "Batu Khan" for "Genghis Khan"."""
+    own = plain_words(person)
+    out: set[int] = set()
+    for root in doc:
+        if root.pos_ != "PROPN" or root.lower_ not in own or (root.head.lower_ in own and root.head != root):
+            continue
+        name = [root]  # the run of proper nouns ending with it ("Steve Witkoff", "George W Bush")
+        while name[0].i > 0 and doc[name[0].i - 1].pos_ == "PROPN" and doc[name[0].i - 1].head in name:
+            name.insert(0, doc[name[0].i - 1])
+        name = [t for t in name if t.lower_ in own or t.i >= min(x.i for x in name if x.lower_ in own)]
+        if {t.lower_ for t in name} >= own:
+            out |= {t.i for t in name if t.lower_ in own}
+    return out
+
+
+# a word before a name that says nothing of what the person is
+_HONORIFICS = {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady", "st", "rev", "mr.", "mrs.", "ms.",
+               "dr.", "prof", "professor"}
+
+
+def descriptions(doc, person: str) -> list[tuple[int, int]]:
+    """The character spans of ``doc`` that say what ``person`` (a name) is, as ``_describes`` reads them: the
+    title or description before the name ("Prime Minister" of "Prime Minister Tony Blair", "Trump’s son-in-law"),
+    a phrase in apposition ("the Liverpool boss" of "Rafael Benitez, the Liverpool boss"), or what a relative
+    clause or a copula says it is. Not an honorific alone ("Mr", "Sir"), nor a span naming someone else."""
+    if doc is None or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return []
+    named = _name_tokens(doc, person)
+    out = []
+    for root in doc:
+        if root.i not in named or root.head.i in named and root.head != root:
+            continue  # the name's last word, which the others hang on
+        first = root.i
+        while first > 0 and first - 1 in named:
+            first -= 1
+        phrases = []
+        before = [t for t in root.children if t.dep_ in ("compound", "amod", "nmod") and t.i < first]
+        if before:
+            start = min(x.i for t in before for x in t.subtree)
+            phrases.append(doc[start:first])
+        phrases += [doc[min(x.i for x in c.subtree):max(x.i for x in c.subtree) + 1]
+                    for c in root.children if c.dep_ == "appos"]
+        if root.dep_ == "appos" and root.head.i < first:
+            h = root.head
+            phrases.append(doc[min(x.i for x in h.subtree):first])
+        for c in root.children:  # "…, who is currently Denver's Executive Vice President"
+            verb = c if c.dep_ == "relcl" else None
+            for v in ([verb] + [x for x in verb.children if x.dep_ == "conj"]) if verb is not None else []:
+                phrases += [doc[min(x.i for x in a.subtree):max(x.i for x in a.subtree) + 1]
+                            for a in v.children if a.dep_ == "attr"]
+        if root.dep_ in ("nsubj", "nsubjpass"):  # "Rice is the US Secretary of State"
+            phrases += [doc[min(x.i for x in a.subtree):max(x.i for x in a.subtree) + 1]
+                        for a in root.head.children if a.dep_ == "attr"]
+        for ph in phrases:
+            if len(ph):  # what it is, and of what; not where or when ("the son of a Church of Scotland Minister")
+                r = ph.root
+                end = max([r.i] + [x.i for c in r.children if c.dep_ not in ("prep", "conj", "cc", "relcl", "acl",
+                                                                               "appos", "punct")
+                                   or c.dep_ == "prep" and c.lower_ == "of" for x in c.subtree if c.i > r.i])
+                ph = doc[ph.start:min(end, ph.end - 1) + 1]
+            while len(ph) and (ph[-1].is_punct or ph[-1].dep_ == "cc"):
+                ph = ph[:-1]
+            while len(ph) and (ph[0].is_punct or ph[0].dep_ == "det"):
+                ph = ph[1:]
+            if not len(ph) or all(t.lower_ in _HONORIFICS or t.is_punct for t in ph):
+                continue
+            if not any(t.pos_ == "NOUN" or t.lower_ in TITLES for t in ph) or ph.root.ent_type_ == "PERSON":
+                continue
+            out.append((ph.start_char, ph.end_char))
+    return sorted(set(out))
 
 
 def _names_someone_else(c, person: str) -> bool:
