@@ -240,8 +240,8 @@ _SPEECH = re.compile(r"\b(?:said|says|told|tells|added|adds|warned|wrote|writes|
 # "Who said …?", "Who has warned …?", "Who described the talks as …?": who spoke a quotation
 _ASKS_SPEAKER = re.compile(r"^\W*who\s+(?:has\s+|had\s+|have\s+|first\s+)?(?:said|says|told|tells|warned|warns|"
                            r"claimed|claims|described|describes|called|calls|insisted|insists|added|argued|argues|"
-                           r"accused|stated|declared|suggested|promised|admitted|predicted|criticised|criticized)\b",
-                           re.I)
+                           r"accused|stated|declared|suggested|promised|admitted|predicted|criticised|criticized|"
+                           r"announced|announces|confirmed|confirms|reported|reports|revealed|reveals)\b", re.I)
 
 
 def _speakers(doc) -> list[tuple[int, int]]:
@@ -627,6 +627,26 @@ class Pipeline:
             return None
         return replace(e, start=a, text=previous + gap + e.text), speakers
 
+    def _source_named_next(self, store, e: Evidence, forms=None):
+        """``e`` read with the next sentence of its article, and where the speaker's name is in the joined text,
+        when ``e`` attributes what it says to someone unnamed whom the next sentence names (``named_source``)
+        — someone with the role ``forms`` (``role_forms``) when given. None otherwise."""
+        doc = self._parse(e.text)
+        source = attributed_source(doc)
+        if source is None or forms is not None and not any(
+                any(source[0] <= r.start_char and r.end_char <= source[1] for r in _occurrences(doc, f)) for f in forms):
+            return None
+        after = _neighbour(store, e, after=True)
+        if after is None:
+            return None
+        a, b, text, gap = after
+        linked = named_source(doc, self._parse(text))
+        if linked is None:
+            return None
+        x, y = linked[1]
+        joined = e.text + gap + text
+        return replace(e, end=b, text=joined), [(len(e.text) + len(gap) + x, len(e.text) + len(gap) + y)]
+
     def _source_named(self, store, e: Evidence, forms=None, person: str | None = None):
         """``e`` read with the sentence beside it when news names there the official it quotes unnamed
         ("… according to President Donald Trump’s special envoy." "…, Steve Witkoff said …", ``named_source``),
@@ -634,21 +654,7 @@ class Pipeline:
         sentence that gives the role, the speaker's name; for ``person``, ``e`` being one where they speak, the
         words that say what they are. None when ``e`` and its neighbour are not such a pair."""
         if forms is not None:
-            doc = self._parse(e.text)
-            source = attributed_source(doc)
-            if source is None or not any(any(source[0] <= r.start_char and r.end_char <= source[1]
-                                             for r in _occurrences(doc, f)) for f in forms):
-                return None
-            after = _neighbour(store, e, after=True)
-            if after is None:
-                return None
-            a, b, text, gap = after
-            linked = named_source(doc, self._parse(text))
-            if linked is None:
-                return None
-            x, y = linked[1]
-            joined = e.text + gap + text
-            return replace(e, end=b, text=joined), [(len(e.text) + len(gap) + x, len(e.text) + len(gap) + y)]
+            return self._source_named_next(store, e, forms)
         own = plain_words(person or "")
         speakers = [(x, y) for x, y in _speakers(self._parse(e.text)) if own & plain_words(e.text[x:y])]
         if not speakers:
@@ -899,6 +905,14 @@ class Pipeline:
             if spoken is not None:
                 best, holders = spoken  # the answer is who spoke, not another name the sentence gives
                 evidence = [best] + evidence[1:]
+            else:
+                # "Who announced the prisoner exchange?" of "… agreed to exchange prisoners …, according to
+                # President Donald Trump’s special envoy.": the next sentence names him ("…, Steve Witkoff said")
+                linked = self._source_named_next(store, best)
+                if linked is not None:
+                    best, holders = linked
+                    linked_holders = holders
+                    evidence = [best] + [e for e in evidence[1:] if (e.doc_id, e.start) != (best.doc_id, best.start)]
         # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
         # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
         # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)

@@ -520,6 +520,7 @@ def test_what_a_person_is_comes_from_a_phrase_the_sentence_ties_to_the_name(make
     ("What position does Steve Witkoff hold?", "President Donald Trump’s special envoy", "Russia"),
     ("Who is Trump's special envoy?", "Steve Witkoff", "Russia"),
     ("Who is Trump’s special envoy?", "Steve Witkoff", "Donald Trump"),
+    ("Who announced that Ukraine and Russia agreed to exchange prisoners?", "Steve Witkoff", "Russia"),  # seed-03
 ])
 def test_the_official_a_lead_quotes_unnamed_is_named_by_the_next_sentence(make_pipe, question, answer, liked):
     """The seed opens "… according to President Donald Trump’s special envoy." and goes on "…, Steve Witkoff said
