@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, TITLES, Claim, Evidence, answer_phrase, asks_who_someone_is, attribute_sentences, counted_noun, counts_noun,
+    REFUSAL, ROLE_ACRONYMS, TITLES, Claim, Evidence, answer_phrase, asks_who_someone_is, attribute_sentences, counted_noun, counts_noun,
     everyday_names_missing, expected_labels, name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
@@ -1091,7 +1091,11 @@ class Pipeline:
             yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
                 f"no phrase of the best passages says who {person} is"])
             return
-        if person and claims and all(c.kind == "span" and _only_names(c.text, person) for c in claims):
+        described = bool(spans) and (_describes(spans[0].doc, spans[0].start, spans[0].end, person or "")
+                                     or _within(spans[0].evidence, spans[0].start, spans[0].end, linked_holders,
+                                                ending=True))
+        if person and claims and not described and all(c.kind == "span" and _only_names(c.text, person)
+                                                       for c in claims):
             # the model's "Steve Witkoff" for "Who is Witkoff?", no phrase of the passages saying what he is
             yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + [
                 f"a name, {' '.join(c.text for c in claims)!r}, does not say who {person} is"])
@@ -1210,6 +1214,8 @@ def _describes(doc, start: int, end: int, person: str) -> bool:
     inside = {t.i for t in span}
     if any(c.dep_ == "prep" and c.lower_ == "of" and c.i not in inside for c in r.children):
         return False  # "head" of "the head of Ukraine’s delegation" says too little
+    if _names_another(span, names):
+        return False
     if names & inside:  # the name with words that say what it is (a title: "Russian President Vladimir Putin"),
         # ending with it (not "Presidents George W Bush, Bill Clinton, …"), the words tied to it (not "a grandson
         # of Genghis Khan")
@@ -1219,8 +1225,9 @@ def _describes(doc, start: int, end: int, person: str) -> bool:
             t.i not in names and (t.head.i in names and t.dep_ in ("compound", "amod", "nmod")
                                   or t.i in inside and doc[i].dep_ == "appos" and doc[i].head == t)
             for t in span for i in names)
-    if r.head.i in names and r.dep_ in ("compound", "nmod", "amod", "appos"):
-        return True
+    if r.head.i in names and r.dep_ in ("compound", "nmod", "amod") or r.dep_ == "appos" and r.head.i in names \
+            and (r.left_edge.i <= r.head.i + 2 or any(t.pos_ in ("VERB", "AUX") for t in doc)):
+        return True  # (in a list without a verb, only an apposition right after the name)
     if any(doc[i].dep_ == "appos" and doc[i].head.i in inside for i in names):
         return True
     verb = r.head
@@ -1272,13 +1279,16 @@ def descriptions(doc, person: str) -> list[tuple[int, int]]:
         first = root.i
         while first > 0 and first - 1 in named:
             first -= 1
-        phrases = []
-        before = [t for t in root.children if t.dep_ in ("compound", "amod", "nmod") and t.i < first]
+        phrases = []  # (the words before the name end there; the others are cut to their core, ``_core_end``)
+        before = [t for t in root.children if t.dep_ in ("compound", "amod", "nmod", "poss") and t.i < first]
         if before:
             start = min(x.i for t in before for x in t.subtree)
-            phrases.append(doc[start:first])
+            phrases.append(doc[start:first + 1])  # with the name's first word, dropped below
+        # (an apposition right after the name and a comma: in a list, "Tim Dams, Screen International: Film - The
+        # Aviator; director - Clint Eastwood", the parser's "director" is no word about him)
+        verb = any(t.pos_ in ("VERB", "AUX") for t in doc)
         phrases += [doc[min(x.i for x in c.subtree):max(x.i for x in c.subtree) + 1]
-                    for c in root.children if c.dep_ == "appos"]
+                    for c in root.children if c.dep_ == "appos" and (verb or c.left_edge.i <= root.i + 2)]
         if root.dep_ == "appos" and root.head.i < first:
             h = root.head
             phrases.append(doc[min(x.i for x in h.subtree):first])
@@ -1291,22 +1301,54 @@ def descriptions(doc, person: str) -> list[tuple[int, int]]:
             phrases += [doc[min(x.i for x in a.subtree):max(x.i for x in a.subtree) + 1]
                         for a in root.head.children if a.dep_ == "attr"]
         for ph in phrases:
-            if len(ph):  # what it is, and of what; not where or when ("the son of a Church of Scotland Minister")
-                r = ph.root
-                end = max([r.i] + [x.i for c in r.children if c.dep_ not in ("prep", "conj", "cc", "relcl", "acl",
-                                                                               "appos", "punct")
-                                   or c.dep_ == "prep" and c.lower_ == "of" for x in c.subtree if c.i > r.i])
-                ph = doc[ph.start:min(end, ph.end - 1) + 1]
+            if len(ph) and ph.end - 1 == first:
+                ph = ph[:-1]  # the title before the name
+            elif len(ph):  # what it is, and of what; not where or when ("the son of a Church of Scotland Minister")
+                ph = doc[ph.start:min(_core_end(ph.root), ph.end - 1) + 1]
             while len(ph) and (ph[-1].is_punct or ph[-1].dep_ == "cc"):
                 ph = ph[:-1]
             while len(ph) and (ph[0].is_punct or ph[0].dep_ == "det"):
                 ph = ph[1:]
             if not len(ph) or all(t.lower_ in _HONORIFICS or t.is_punct for t in ph):
                 continue
-            if not any(t.pos_ == "NOUN" or t.lower_ in TITLES for t in ph) or ph.root.ent_type_ == "PERSON":
-                continue
+            if not any(t.pos_ == "NOUN" or t.lower_ in TITLES or t.lower_ in ROLE_ACRONYMS for t in ph) \
+                    or ph.root.pos_ == "PROPN" and ph.root.ent_type_ == "PERSON" or _names_another(ph, named):
+                continue  # a name ("Screen International", "Clint Eastwood"), not what the person is
             out.append((ph.start_char, ph.end_char))
     return sorted(set(out))
+
+
+# what a phrase is of, not where, when, which or whose else: the parts of its core
+_NOT_CORE = {"conj", "cc", "relcl", "acl", "appos", "punct", "advcl", "prep", "npadvmod", "parataxis", "dep"}
+
+
+def _core_end(tok) -> int:
+    """The index of the last token of ``tok``'s core: itself, its modifiers and what it is "of", recursively,
+    without relative clauses, appositions, other prepositions or what is joined to it ("chief executive of BT
+    Wholesale", not "… which provides phone lines that other firms re-sell")."""
+    end = tok.i
+    for c in tok.rights:
+        if c.dep_ not in _NOT_CORE or c.dep_ == "prep" and c.lower_ == "of":
+            end = max(end, _core_end(c))
+    doc = tok.doc
+    while end + 1 < len(doc) and not doc[end].whitespace_ and doc[end + 1].text in ("-", "‐") \
+            and end + 2 < len(doc) and not doc[end + 1].whitespace_:
+        end += 2  # a word joined by hyphens is one word: "son-in-law"
+    return end
+
+
+def _names_another(ph, named: set[int]) -> bool:
+    """True when the phrase ``ph`` names a person other than the one asked about, except as whose the thing is
+    ("Trump’s son-in-law", "Blackground Records' lawyer"): "director - Clint Eastwood" says who directed."""
+    for t in ph:
+        if t.ent_type_ != "PERSON" or t.i in named or t.pos_ != "PROPN":
+            continue
+        w = t
+        while w.dep_ in ("compound", "flat") and w.head != w:
+            w = w.head
+        if w.dep_ != "poss":
+            return True
+    return False
 
 
 def _names_someone_else(c, person: str) -> bool:

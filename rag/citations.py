@@ -106,7 +106,7 @@ _NAME = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*)*")
 
 
 # a role's acronym names no one: "Which MP asked the first question?" is answered by "Derby North's Bob Laxton"
-_ROLE_ACRONYMS = frozenset("mp mps msp msps mep meps mla mlas pm ceo ceos cfo coo cto qc kc".split())
+ROLE_ACRONYMS = frozenset("mp mps msp msps mep meps mla mlas pm ceo ceos cfo coo cto qc kc".split())
 
 
 def _name_words(text: str):
@@ -118,7 +118,7 @@ def _name_words(text: str):
             before = text[:at].rstrip()
             sentence_start = not before or before[-1] in ".!?:\"“[("
             word = re.sub(r"['’]s?$", "", w.lower())
-            if w.lower() in STOPWORDS or word in _ROLE_ACRONYMS or (sentence_start and i == 0):
+            if w.lower() in STOPWORDS or word in ROLE_ACRONYMS or (sentence_start and i == 0):
                 continue
             yield k, word
 

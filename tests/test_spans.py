@@ -655,6 +655,14 @@ def test_who_is_a_name_with_nothing_that_says_who_is_refused(tmp_path, settings,
     ("In 1237 Batu Khan, a grandson of Genghis Khan, launched an invasion.", "Genghis Khan", []),  # Batu's
     ("Mr Blair said he was delighted.", "Tony Blair", []),            # not the whole name, and only "Mr"
     ("Sir Tony Blair said he was delighted.", "Tony Blair", []),      # an honorific says nothing
+    ("Labour MP Gordon Prentice said he was pleased.", "Gordon Prentice", ["Labour MP"]),  # a role's acronym
+    ("Sprinter Michelle Collins has lodged an appeal.", "Michelle Collins", ["Sprinter"]),  # in the NER's name
+    ("“We are pleased,” said Paul Reynolds, chief executive of BT Wholesale which provides phone lines that other "
+     "firms re-sell.", "Paul Reynolds", ["chief executive of BT Wholesale"]),  # what he is, not what BT does
+    ("“Talks ended,” said Witkoff, who was joined by Trump’s son-in-law Jared Kushner.", "Jared Kushner",
+     ["Trump’s son-in-law"]),                                          # one word with its hyphens
+    ("- Tim Dams, Screen International: Film - Million Dollar Baby; director - Clint Eastwood; actor - Jamie Foxx.",
+     "Tim Dams", []),                                                  # a list's items say nothing of him
 ])
 def test_what_a_sentence_says_a_person_is(sentence, person, said):
     from rag.answer import descriptions
