@@ -316,6 +316,14 @@ def named_source(previous_doc, doc) -> tuple[tuple[int, int], tuple[int, int]] |
     x, y = speakers[0]
     if plain_words(doc.text[x:y]) & plain_words(previous_doc.text):
         return None  # the first sentence names them already: it does not quote them unnamed
+    span = doc.char_span(x, y, alignment_mode="expand")
+    name = [span[-1]] if span is not None and len(span) else []
+    while name and name[0].i > span.start and doc[name[0].i - 1].pos_ == "PROPN" and not doc[name[0].i - 1].ent_type_ \
+            in ("ORG", "GPE", "NORP"):
+        name.insert(0, doc[name[0].i - 1])
+    if not name or len(name) < len(span) or descriptions(doc, " ".join(t.text for t in name)):
+        return None  # one introduced with their own title is someone else: "… according to an Umerov aide." is
+        # not "Kremlin spokesman Dmitry Peskov on Thursday said …"
     return source, speakers[0]
 
 

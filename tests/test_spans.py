@@ -542,6 +542,9 @@ def test_the_official_a_lead_quotes_unnamed_is_named_by_the_next_sentence(make_p
     ("Exports rose 5%, according to the report.", "The rise was welcome, John Smith said.", None),  # no person
     ("Exports rose 5%, according to Witkoff’s spokesman.", "The rise was welcome, Witkoff said.", None),  # named
     ("Exports rose 5%, the minister said.", "The rise was welcome, John Smith said.", None),  # not "according to"
+    # one introduced with a title of their own is another person: the seed's aide is not the Kremlin's spokesman
+    ("Discussions on Thursday have ended, according to an Umerov aide.",
+     "Kremlin spokesman Dmitry Peskov on Thursday said the talks were constructive.", None),
 ])
 def test_a_source_quoted_unnamed_is_the_speaker_the_next_sentence_names(first, second, linked):
     from rag.answer import named_source
