@@ -676,6 +676,47 @@ class Pipeline:
             return None
         return replace(e, start=a, text=text + gap + e.text), [linked[0]]
 
+    def _put_first(self, found, hits, evidence, q_stems, query, retriever):
+        """(hits, evidence, note, hit) with the sentence a search of the whole index ``found`` ((hit, start of the
+        sentence, note), from ``_role_in_corpus`` or ``_description_in_corpus``) first in the evidence and its
+        chunk among the hits; None when it found nothing."""
+        if found is None:
+            return None
+        hit, sentence, note = found
+        new = [e for e in gather_evidence([hit], q_stems, self.embedder, query, store=self.store,
+                                          query_vector=retriever.query_vector) if e.start == sentence]
+        if not new:
+            return None
+        if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in hits):
+            hits = [*hits, hit]
+        evidence = new + [e for e in evidence if (e.doc_id, e.start) != (new[0].doc_id, sentence)]
+        return hits, evidence, note, hit
+
+    def _corpus_vote(self, found: list, keys_of):
+        """(the sentences read, [(key, the indices of the sentences that give it)] most given first) for
+        ``found`` ((chunk, start, end) of sentences of the index) — all of them, or an even sample of
+        ``ROLE_CORPUS_SENTENCES`` across the index when there are more (not the first articles' only) — each
+        parsed and ``keys_of(doc)`` giving what it says (the names it ties to a role, the words it says a person
+        is); None when there is nothing to read, no parser, or none says anything."""
+        if not found or ROLE_CORPUS_SENTENCES < 1:
+            return None
+        if len(found) > ROLE_CORPUS_SENTENCES:
+            step = len(found) / ROLE_CORPUS_SENTENCES
+            found = [found[int(k * step)] for k in range(ROLE_CORPUS_SENTENCES)]
+        nlp = self.nlp()
+        if not nlp:
+            return None
+        with self._nlp_lock:
+            docs = list(nlp.pipe([c.text[a - c.start:b - c.start] for c, a, b in found]))
+        said: dict[str, list[int]] = {}
+        for k, doc in enumerate(docs):
+            for key in keys_of(doc):
+                if k not in said.setdefault(key, []):
+                    said[key].append(k)
+        if not said:
+            return None
+        return found, sorted(said.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
+
     def _description_in_corpus(self, store, person: str, n_hits: int):
         """(a hit, the start of its sentence, a note) for the sentence of the whole index that says what
         ``person`` is in the words most such sentences use ("Prime Minister Tony Blair": 31 of the BBC's sentences
@@ -688,25 +729,11 @@ class Pipeline:
         last = person.split()[-1]
         found = [(chunk, a, b) for chunk in store.chunks if last in chunk.text
                  for a, b in chunk.sentences if near.search(chunk.text[a - chunk.start:b - chunk.start])]
-        if not found or ROLE_CORPUS_SENTENCES < 1:
+        voted = self._corpus_vote(found, lambda doc: [" ".join(w.lower() for w in words(doc.text[x:y]))
+                                                      for x, y in descriptions(doc, person)])
+        if voted is None:
             return None
-        if len(found) > ROLE_CORPUS_SENTENCES:  # an even sample of them, not the first articles' only
-            step = len(found) / ROLE_CORPUS_SENTENCES
-            found = [found[int(k * step)] for k in range(ROLE_CORPUS_SENTENCES)]
-        nlp = self.nlp()
-        if not nlp:
-            return None
-        with self._nlp_lock:
-            docs = list(nlp.pipe([c.text[a - c.start:b - c.start] for c, a, b in found]))
-        said: dict[str, list[int]] = {}
-        for k, doc in enumerate(docs):
-            for x, y in descriptions(doc, person):
-                key = " ".join(w.lower() for w in words(doc.text[x:y]))
-                if k not in said.setdefault(key, []):
-                    said[key].append(k)
-        if not said:
-            return None
-        ranked = sorted(said.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
+        found, ranked = voted
         phrase, where = ranked[0]
         chunk, a, _ = found[where[0]]
         others = ", ".join(f"{p} ({len(w)})" for p, w in ranked[1:4])
@@ -728,23 +755,11 @@ class Pipeline:
         longest = max(asked[:asked.index("of")] if "of" in asked else asked, key=len)
         found = [(chunk, a, b) for chunk in store.chunks if longest in chunk.text.lower()
                  for a, b in chunk.sentences if near.search(chunk.text[a - chunk.start:b - chunk.start])]
-        if not found or ROLE_CORPUS_SENTENCES < 1:
+        voted = self._corpus_vote(found, lambda doc: [re.sub(r"['’]s?$", "", doc.text[x:y])  # "Gordon Brown's" too
+                                                      for x, y in holders_of(doc, forms)])
+        if voted is None:
             return None
-        if len(found) > ROLE_CORPUS_SENTENCES:  # an even sample of them, not the first articles' only
-            step = len(found) / ROLE_CORPUS_SENTENCES
-            found = [found[int(k * step)] for k in range(ROLE_CORPUS_SENTENCES)]
-        nlp = self.nlp()
-        if not nlp:
-            return None
-        with self._nlp_lock:
-            docs = list(nlp.pipe([c.text[a - c.start:b - c.start] for c, a, b in found]))
-        named: dict[str, list[int]] = {}
-        for k, doc in enumerate(docs):
-            for x, y in holders_of(doc, forms):
-                named.setdefault(re.sub(r"['’]s?$", "", doc.text[x:y]), []).append(k)  # "Gordon Brown's" too
-        if not named:
-            return None
-        ranked = sorted(named.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
+        found, ranked = voted
         name, where = ranked[0]
         chunk, a, _ = found[where[0]]
         others = ", ".join(f"{n} ({len(w)})" for n, w in ranked[1:4])
@@ -850,19 +865,14 @@ class Pipeline:
             elif not history:
                 # none of them names the holder: the articles that do ("Culture Secretary Tessa Jowell said …")
                 # are found by the role's words, and the name most of them give is taken, with its sentence
-                found = self._role_in_corpus(store, role, forms, len(hits))
-                if found is not None:
-                    hit, sentence, note = found
-                    new = [e for e in gather_evidence([hit], q_stems, self.embedder, query, store=store,
-                                                      query_vector=retriever.query_vector) if e.start == sentence]
-                    if new:
-                        if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in hits):
-                            hits = [*hits, hit]
-                        evidence = new + [e for e in evidence if (e.doc_id, e.start) != (new[0].doc_id, sentence)]
-                        role_notes.append(note)
-                        retrieved_text += f"\n{hit.chunk.title}\n{hit.chunk.text}"
-                        missing_names = (names_missing(asked_names, retrieved_text)
-                                         + numbers_missing(question, retrieved_text))
+                taken = self._put_first(self._role_in_corpus(store, role, forms, len(hits)), hits, evidence,
+                                        q_stems, query, retriever)
+                if taken is not None:
+                    hits, evidence, note, hit = taken
+                    role_notes.append(note)
+                    retrieved_text += f"\n{hit.chunk.title}\n{hit.chunk.text}"
+                    missing_names = (names_missing(asked_names, retrieved_text)
+                                     + numbers_missing(question, retrieved_text))
             if said is not None or role_notes:
                 # ... and the name it gives is the answer, not another name beside it; the sentence is the
                 # evidence the gates below weigh, and it states a fact, verb or not ("…; Costa Rican President
@@ -892,17 +902,12 @@ class Pipeline:
                     evidence = [evidence[said]] + evidence[:said] + evidence[said + 1:]
                     best = evidence[0]
                 elif not missing_names:
-                    found = self._description_in_corpus(store, person, len(hits))
-                    if found is not None:
-                        hit, sentence, note = found
-                        new = [e for e in gather_evidence([hit], q_stems, self.embedder, query, store=store,
-                                                          query_vector=retriever.query_vector) if e.start == sentence]
-                        if new:
-                            if all(h.chunk.chunk_id != hit.chunk.chunk_id for h in hits):
-                                hits = [*hits, hit]
-                            evidence = new + [e for e in evidence if (e.doc_id, e.start) != (new[0].doc_id, sentence)]
-                            best = evidence[0]
-                            role_notes.append(note)
+                    taken = self._put_first(self._description_in_corpus(store, person, len(hits)), hits, evidence,
+                                            q_stems, query, retriever)
+                    if taken is not None:
+                        hits, evidence, note, _ = taken
+                        best = evidence[0]
+                        role_notes.append(note)
                 if evidence and descriptions(self._parse(evidence[0].text), person):
                     # the words that say it answer, not a likelier phrase beside them (and past the floor)
                     holders = descriptions(self._parse(evidence[0].text), person)
