@@ -34,8 +34,8 @@ from rag.citations import (
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
-    LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, candidate_features,
-    llm_features, span_candidates,
+    LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, asks_for_several,
+    candidate_features, coordination, llm_features, span_candidates, whole_range,
 )
 from rag.countries import country_forms
 from rag.text import (
@@ -1091,7 +1091,14 @@ class Pipeline:
                 best = spans[0]
                 if [c.text for c in claims] != [best.text]:
                     notes.append(f"answer span chosen by the ranker: {best.text!r} (was {' '.join(c.text for c in claims)!r})")
-                claims = [Claim(_as_written(evidence[best.evidence].text, best.start, best.text), best.evidence, "span")]
+                text, at = best.text, best.start
+                listed = coordination(best.doc, best.start, best.end) if asks_for_several(self._parse(question)) else None
+                if listed:
+                    # "Who were two of Kublai's advisers?": all of "Liu Bingzhong and Yao Shu", not the first
+                    at = min(best.start, listed[0])
+                    text = evidence[best.evidence].text[at:max(best.end, listed[1])]
+                    notes.append(f"the question asks for more than one: {best.text!r} widened to its list {text!r}")
+                claims = [Claim(_as_written(evidence[best.evidence].text, at, text), best.evidence, "span")]
         # the model's own span too ("13" of "one in 13 pupils"), when nothing above rewrote it
         claims = [Claim(_as_written(evidence[c.evidence].text, evidence[c.evidence].text.find(c.text), c.text),
                         c.evidence, c.kind) if c.kind == "span" and c.text and c.text in evidence[c.evidence].text
@@ -1143,10 +1150,13 @@ def _small_number(word: str) -> int | None:
 
 
 def _as_written(sentence: str, start: int, text: str) -> str:
-    """A number chosen as the answer, as the sentence states it: with the currency sign before it
-    (``_with_currency``), and with the count it is the denominator of: "one in 13", not "13", for "Serial
-    truants make up one in 13 pupils" (only a smaller count before it makes a share: not "40 in 13 days", nor
-    "won 2 in 2010")."""
+    """A number chosen as the answer, as the sentence states it: with the other end of the range it begins or
+    ends ("100–150", ``rag.spans.whole_range``), with the currency sign before it (``_with_currency``), and
+    with the count it is the denominator of: "one in 13", not "13", for "Serial truants make up one in 13
+    pupils" (only a smaller count before it makes a share: not "40 in 13 days", nor "won 2 in 2010")."""
+    if sentence.startswith(text, start):  # both ends of a range: "100–150", "30 to 50 thousand"
+        a, b = whole_range(sentence, start, start + len(text))
+        start, text = a, sentence[a:b]
     text = _with_currency(sentence, start, text)
     if not sentence.startswith(text, start):
         return text

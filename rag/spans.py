@@ -106,6 +106,8 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
         if not text or (doc.text[max(0, a - 1):a] == "[" and doc.text[b:b + 1] == "]"):
             return  # nothing left, or a citation marker "[1]" quoted in an article
         a = doc.text.find(text, a)
+        if len(text) == 1 and text.isupper() and doc.text[a + 1:a + 2] == ".":
+            return  # an initial ("T" of "The T. T. Tsui Gallery") is part of a name, not one
         content = {w for w in plain_words(text) if w not in STOPWORDS}
         if not content or content <= q_words or len(words(text)) > MAX_SPAN_WORDS:
             return  # an answer that only repeats the question is no answer
@@ -540,3 +542,106 @@ class SpanRanker:
 @lru_cache(maxsize=4)
 def _load(path: str) -> SpanRanker:
     return SpanRanker(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+# -- the whole answer: a range's both ends, a list's every item ------------------------------------------
+
+_AMOUNT = r"[$£€]?\d[\d,.]*%?"
+_RANGE_AFTER = re.compile(r"\s*(?:–|—|-|to)\s*" + _AMOUNT + r"(?:\s+(?:hundred|thousand|million|billion|trillion))?"
+                          r"(?![\w-])")
+_RANGE_BEFORE = re.compile(r"(?<![\w.,\-−])" + _AMOUNT + r"\s*(?:–|—|-|to)\s*$")
+_YEAR = re.compile(r"(?<!\d)(?:1\d{3}|20\d{2})(?!\d)")
+_CHANGE = re.compile(r"\bfrom\s+$", re.I)  # "rose from 5 to 10": a change, not a range
+
+
+def whole_range(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """``start``/``end`` widened to the range a count or an amount is one end of: "100–150" (species), "30 to
+    50 thousand", "20 to 1", not "1185–1226" (two years, each a date of its own), nor "from 5 to 10" (where
+    it went, not a range)."""
+    span = sentence[start:end]
+    if not span or _YEAR.search(span):
+        return start, end
+    if span[-1].isdigit() or span[-1] == "%":
+        m = _RANGE_AFTER.match(sentence, end)
+        if m and not _YEAR.search(m.group()) and not _CHANGE.search(sentence[:start]):
+            end = m.end()
+    if span[0].isdigit() or span[0] in "$£€":
+        m = _RANGE_BEFORE.search(sentence[:start])
+        if m and not _YEAR.search(m.group()) and not _CHANGE.search(sentence[:m.start()]):
+            start = m.start()
+    return start, end
+
+
+_NUMBER_WORDS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "both", "several", "some"}
+
+
+def asks_for_several(question_doc) -> bool:
+    """True when the question asks for more than one thing: "Who were two of Kublai's advisers?", "What are
+    some large pharmacy management companies?", "Which organizations …?", "What were the names of Tesla's
+    partners?", "Who were …?"."""
+    if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    wh = _asking_wh(question_doc)
+    if wh is None or wh.lower_ in ("when", "where", "why", "how"):
+        return False
+    def asked(noun) -> bool:  # the thing the question asks for: what the wh-word qualifies, or what it is
+        return noun == wh.head or (noun.dep_ in ("nsubj", "nsubjpass", "attr", "dobj") and noun.head.dep_ == "ROOT")
+
+    for t in question_doc:
+        if t.lower_ == "names" and t.i + 1 < len(question_doc) and question_doc[t.i + 1].lower_ == "of":
+            return True
+        # "two of Kublai's advisers", "two anti-inflammatory molecules", not "the eight areas that make up …"
+        if t.lower_ in _NUMBER_WORDS and (question_doc[t.i + 1:t.i + 2].text.lower() == "of" and asked(t)
+                                          or (t.head.tag_ in ("NNS", "NNPS") and t.head.i > t.i and asked(t.head))):
+            return True
+    if (wh.dep_ == "det" and wh.head.tag_ in ("NNS", "NNPS") and wh.head.i > wh.i
+            and not any(t.pos_ in ("VERB", "AUX") for t in question_doc[wh.i + 1:wh.head.i])):
+        return True  # "which organizations", "what tribes"; not a misparsed "What are ctenophores used for?"
+    root = wh.head if wh.dep_ in ("nsubj", "attr") else None
+    return root is not None and root.dep_ == "ROOT" and root.lower_ in ("are", "were")
+
+
+_PHRASE_DEPS = {"compound", "flat", "amod", "det", "nummod", "poss", "case", "nmod", "quantmod"}
+
+
+def _phrase(tok) -> tuple[int, int]:
+    """The token indices of the name or noun phrase ``tok`` heads, without its clauses, conjuncts or
+    prepositional phrases: "the Maastricht Treaty 1992", "Benjamin Vail"."""
+    start = end = tok.i
+    for c in reversed(list(tok.lefts)):
+        if c.dep_ not in _PHRASE_DEPS or c.right_edge.i != start - 1:
+            break
+        start = c.left_edge.i
+    for c in tok.rights:  # "a pair of tentacles": "of" belongs to the item
+        if (c.dep_ not in ("compound", "flat", "nummod") and not (c.dep_ == "prep" and c.lower_ == "of")
+                or c.left_edge.i != end + 1):
+            break
+        end = c.right_edge.i
+    return start, end
+
+
+def coordination(doc, start: int, end: int) -> tuple[int, int] | None:
+    """The character offsets of the list the span ``doc.text[start:end]`` is an item of ("Robert Lane and
+    Benjamin Vail" for "Robert Lane"): names or nouns joined by commas, "and", "or" or "&", nothing else
+    between them. None when the span is no such item."""
+    if not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return None
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return None
+    root = span.root
+    items = sorted([root, *root.conjuncts], key=lambda t: t.i)
+    if len(items) < 2 or any(t.pos_ not in ("NOUN", "PROPN", "NUM") for t in items):
+        return None
+    first, last = _phrase(items[0]), _phrase(items[-1])
+    a, b = min(first[0], span.start), max(last[1], span.end - 1)
+    inside = set()
+    for t in items:
+        lo, hi = _phrase(t)
+        inside.update(range(lo, hi + 1))
+    for t in doc[a:b + 1]:
+        if t.i not in inside and not (t.dep_ in ("cc", "punct") and t.lower_ in (",", "and", "or", "&")):
+            return None  # a clause or a phrase between the items: not a plain list
+    if len(words(doc[a:b + 1].text)) > 2 * MAX_SPAN_WORDS:
+        return None
+    return doc[a].idx, doc[b].idx + len(doc[b])

@@ -700,3 +700,81 @@ def test_who_is_a_name_the_retrieved_passages_only_mention_is_answered_from_the_
     assert ans.answer.startswith("Prime Minister"), (ans.answer, ans.notes)
     assert "Prime Minister Tony Blair said" in ans.citations[0].quote
     assert any("3 say 'prime minister'" in n for n in ans.notes), ans.notes
+
+
+@pytest.mark.parametrize("sentence, span, whole", [
+    ("Some 100–150 species have been validated.", "100", "100–150"),
+    ("Some 100–150 species have been validated.", "150 species", "100–150 species"),
+    ("Between 30 to 50 thousand were lost in Algiers.", "30", "30 to 50 thousand"),
+    ("The settlers outnumbered the French 20 to 1.", "1", "20 to 1"),
+    ("Prices rose 10-15% last year.", "10", "10-15%"),
+    # two years are two dates; "from … to" says where a number went, not a range; no range at all
+    ("She gave birth to Jochi (1185–1226) nine months later.", "1185", "1185"),
+    ("Fares rose from 5 to 10 dollars.", "10", "10"),
+    ("Fares rose from 5 to 10 dollars.", "5", "5"),
+    ("The two sides agreed to swap 314 prisoners.", "314", "314"),
+])
+def test_a_number_that_is_one_end_of_a_range_is_answered_with_both(sentence, span, whole):
+    from rag.spans import whole_range
+
+    a = sentence.index(span)
+    start, end = whole_range(sentence, a, a + len(span))
+    assert sentence[start:end] == whole
+
+
+@pytest.mark.parametrize("question, several", [
+    ("Who were two of Kublai's Chinese advisers?", True),
+    ("What are some large pharmacy management companies?", True),
+    ("What were the names of Tesla's new partners?", True),
+    ("Which organizations are disqualified from sitting in Parliament?", True),
+    ("Which two countries agreed to exchange prisoners?", True),
+    ("Who is the head of Ukraine's delegation?", False),
+    ("Which country agreed to exchange prisoners?", False),
+    # a number that counts something else than what is asked
+    ("What is the name associated with the eight areas that make up the region?", False),
+    ("When did the two sides agree to swap prisoners?", False),
+])
+def test_a_question_asking_for_more_than_one_thing(nlp, question, several):
+    from rag.spans import asks_for_several
+
+    assert asks_for_several(nlp(question)) is several
+
+
+@pytest.mark.parametrize("sentence, span, listed", [
+    ("Tesla partnered with two businessmen in 1886, Robert Lane and Benjamin Vail, who agreed to finance a company.",
+     "Robert Lane", "Robert Lane and Benjamin Vail"),
+    ("Large companies such as Omnicare, Kindred Healthcare and PharMerica employ pharmacists.",
+     "Kindred Healthcare", "Omnicare, Kindred Healthcare and PharMerica"),
+    ("Ukraine and Russia agreed to exchange prisoners.", "Russia", "Ukraine and Russia"),
+    # not a list item: the name alone; items with a clause between them are no plain list
+    ("Steve Witkoff said in a post on platform X on Thursday.", "Steve Witkoff", None),
+])
+def test_the_list_a_name_is_an_item_of(nlp, sentence, span, listed):
+    from rag.spans import coordination
+
+    a = sentence.index(span)
+    found = coordination(nlp(sentence), a, a + len(span))
+    assert (sentence[found[0]:found[1]] if found else None) == listed
+
+
+QLIST = ("Which two countries agreed to exchange prisoners as the warring parties pressed ahead with negotiations to "
+         "end the four-year conflict?")
+
+
+def test_a_question_asking_for_two_gets_the_whole_list_the_chosen_name_is_part_of(make_pipe):
+    pipe = make_pipe("[1]", scorer=lambda t: 0.0 if t == "Ukraine" else -20.0, span_llm_candidates=64)
+    pipe.ranker = LIKELIHOOD_ONLY
+    ans = pipe.ask(QLIST)
+    assert ans.answer == "Ukraine and Russia [1]", (ans.answer, ans.notes)
+    assert "Ukraine and Russia agreed" in ans.citations[0].quote
+    # asked for one, the chosen name stays alone
+    one = make_pipe("[1]", scorer=lambda t: 0.0 if t == "Ukraine" else -20.0, span_llm_candidates=64)
+    one.ranker = LIKELIHOOD_ONLY
+    assert one.ask(QLIST.replace("Which two countries", "Which country")).answer == "Ukraine [1]"
+
+
+def test_an_initial_is_no_candidate_but_the_name_it_begins_is(nlp):
+    found = texts(span_candidates([nlp("The T. T. Tsui Gallery of Chinese art opened in 1991.")],
+                                  "What is the name of the gallery devoted to Chinese art?"))
+    assert "T" not in found and "T." not in found
+    assert any(t.startswith("T. T. Tsui Gallery") for t in found), found
