@@ -35,7 +35,7 @@ from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
     LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, asks_for_several,
-    candidate_features, coordination, llm_features, span_candidates, whole_range,
+    asks_no_number, bare_number, candidate_features, coordination, llm_features, span_candidates, whole_range,
 )
 from rag.countries import country_forms
 from rag.text import (
@@ -571,6 +571,9 @@ class Pipeline:
                                                    evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
+        if asks_no_number(question_doc):
+            # "Why did Harvard end its early admission program?" is not "2007", "What proclamation …?" not "1685"
+            candidates = [c for c in candidates if not bare_number(c.text)]
         person = asks_who_someone_is(question)
         if person:
             # "Who is Witkoff?" asks what he is, which a name, his ("Steve Witkoff") or another's ("Russian

@@ -384,7 +384,8 @@ _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
                 r"(rates?|score|reading|number|amount|total|sum|fine|price|cost|fee|salary|wage|budget|deficit|"
                 r"population|value|temperature|speed|distance|height|weight|length|age|size)\b", re.I),
      ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),
-    (re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bin which (year|month|century)\b", re.I),
+    (re.compile(r"\bwhen\b|\b(?:what|which) (years?|dates?|days?|months?|time|century|centuries|decades?|period)\b",
+                re.I),
      ("DATE", "TIME")),
     # "which UK region", "what European country": a word may stand between
     (re.compile(r"\bwhere\b|\b(what|which) (?:[\w-]+ )?(country|city|town|state|region|place|continent|nation)\b", re.I),

@@ -645,3 +645,31 @@ def coordination(doc, start: int, end: int) -> tuple[int, int] | None:
     if len(words(doc[a:b + 1].text)) > 2 * MAX_SPAN_WORDS:
         return None
     return doc[a].idx, doc[b].idx + len(doc[b])
+
+
+# what a number can name: "which year", "what route" (99), "what yard line" (24), "what jersey number"
+_NUMBERED = {stem(w) for w in """year decade century date day month time hour minute age number amount total size estimate
+count figure score rate ratio percentage percent population price cost value temperature speed distance height weight
+length depth width line route highway road interstate channel page chapter version model grade level rank ranking
+place position seat platform flight frequency voltage capacity dose share sum""".split()}
+_BARE_NUMBER = re.compile(r"[$£€]?\d[\d,.]*%?(?:\s*(?:–|—|-|to)\s*\d[\d,.]*%?)?")
+
+
+def asks_no_number(question_doc) -> bool:
+    """True when a bare number cannot answer the question: a reason ("Why did Harvard end …?" is not "2007"),
+    or a thing named by a noun no number names ("What proclamation …?", "Which battle …?", "What kind of …?").
+    "Which year …?", "What route …?" (99) may be."""
+    if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    wh = _asking_wh(question_doc)
+    if wh is None:
+        return False
+    if wh.lower_ == "why":
+        return True
+    return (wh.lower_ in ("what", "which") and wh.dep_ == "det" and wh.head.i > wh.i
+            and wh.head.pos_ in ("NOUN", "PROPN") and stem(wh.head.lower_) not in _NUMBERED)
+
+
+def bare_number(text: str) -> bool:
+    """A number with nothing it counts or names: "1795", "1031–1095", "3.07" (not "State Route 99", "24 points")."""
+    return _BARE_NUMBER.fullmatch(text.strip()) is not None

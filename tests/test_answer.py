@@ -401,6 +401,8 @@ def test_answer_phrase_drops_preambles_and_the_restated_question(draft, question
     ("How was it determined how many from each camp would be appointed?", None),
     ("The rate of clearing was how many square miles?", "CARDINAL"),
     ("In which year did the war end?", "DATE"),
+    ("Which year resulted in the suspension of one of the two teams?", "DATE"),
+    ("In what years did Spain and Portugal join the European Union?", "DATE"),
     ("When did fighting in the Donbas begin?", "DATE"),
     ("What were the names of the released prisoners?", "PERSON"),
 ])

@@ -778,3 +778,37 @@ def test_an_initial_is_no_candidate_but_the_name_it_begins_is(nlp):
                                   "What is the name of the gallery devoted to Chinese art?"))
     assert "T" not in found and "T." not in found
     assert any(t.startswith("T. T. Tsui Gallery") for t in found), found
+
+
+@pytest.mark.parametrize("question, no_number", [
+    ("Why did Harvard end its early admission program?", True),
+    ("What proclamation abolished protestantism in France?", True),
+    ("Which battle did Temüjin lose to Jamukha?", True),
+    ("What kind of division of power did Kublai's government have?", True),
+    # a number may name these
+    ("Which year resulted in the suspension of one of the two teams?", False),
+    ("What route connects Fresno with the Central Valley?", False),
+    ("On what yard line did Carolina begin the drive?", False),
+    ("How many prisoners were swapped?", False),
+    ("What did Witkoff say?", False),
+])
+def test_a_question_no_bare_number_answers(nlp, question, no_number):
+    from rag.spans import asks_no_number
+
+    assert asks_no_number(nlp(question)) is no_number
+
+
+def test_the_ranker_never_answers_why_with_a_bare_number(make_pipe):
+    from rag.spans import bare_number
+
+    assert bare_number("1795") and bare_number("1031–1095") and not bare_number("314 prisoners")
+    # the scorer "prefers" the year, a reason is asked: another span of the sentence is the answer
+    q = "Why did the two sides agree to swap prisoners in the first such exchange in five months?"
+    pipe = make_pipe("[1]", scorer=lambda t: 0.0 if t == "314" else -20.0, span_llm_candidates=64)
+    pipe.ranker = LIKELIHOOD_ONLY
+    ans = pipe.ask(q)
+    assert ans.spans and all(not bare_number(c.text) for c in ans.spans), [c.text for c in ans.spans]
+    what = make_pipe("[1]", scorer=lambda t: 0.0 if t == "314" else -20.0, span_llm_candidates=64)
+    what.ranker = LIKELIHOOD_ONLY
+    assert any(c.text == "314" for c in what.ask(q.replace("Why did the two sides agree to swap prisoners",
+                                                             "How many prisoners did the two sides agree to swap")).spans)
