@@ -651,14 +651,17 @@ def coordination(doc, start: int, end: int) -> tuple[int, int] | None:
 _NUMBERED = {stem(w) for w in """year decade century date day month time hour minute age number amount total size estimate
 count figure score rate ratio percentage percent population price cost value temperature speed distance height weight
 length depth width line route highway road interstate channel page chapter version model grade level rank ranking
-place position seat platform flight frequency voltage capacity dose share sum""".split()}
+place position seat platform flight frequency voltage capacity dose share sum efficiency output yield power pressure
+energy mass volume area density range margin majority turnout growth inflation unemployment income salary wage fee
+budget debt deficit loss profit revenue sales""".split()}
 _BARE_NUMBER = re.compile(r"[$£€]?\d[\d,.]*%?(?:\s*(?:–|—|-|to)\s*\d[\d,.]*%?)?")
 
 
 def asks_no_number(question_doc) -> bool:
     """True when a bare number cannot answer the question: a reason ("Why did Harvard end …?" is not "2007"),
-    or a thing named by a noun no number names ("What proclamation …?", "Which battle …?", "What kind of …?").
-    "Which year …?", "What route …?" (99) may be."""
+    a thing named by a noun no number names ("What proclamation …?", "Which battle …?", "What kind of …?",
+    "What was the main idea of …?"), what did something ("What prompted …?"). "Which year …?", "What route
+    …?" (99), "What is a turbine's efficiency?" (63%) may be."""
     if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
         return False
     wh = _asking_wh(question_doc)
@@ -666,8 +669,15 @@ def asks_no_number(question_doc) -> bool:
         return False
     if wh.lower_ == "why":
         return True
-    return (wh.lower_ in ("what", "which") and wh.dep_ == "det" and wh.head.i > wh.i
-            and wh.head.pos_ in ("NOUN", "PROPN") and stem(wh.head.lower_) not in _NUMBERED)
+    if wh.lower_ in ("what", "which") and wh.dep_ == "det" and wh.head.i > wh.i and wh.head.pos_ in ("NOUN", "PROPN"):
+        return stem(wh.head.lower_) not in _NUMBERED
+    if wh.lower_ == "what" and wh.dep_ == "nsubj" and wh.head.pos_ == "VERB":
+        return True  # "What prompted Shen Kuo to believe …?": a cause, not "1031–1095"
+    if wh.lower_ == "what" and wh.dep_ == "attr" and wh.head.lower_ in ("is", "was", "are", "were"):
+        # "What was the main idea of Hutton's paper?" is not "1795"; "What is its efficiency?" may be "63%"
+        subject = next((c for c in wh.head.children if c.dep_ == "nsubj"), None)
+        return subject is not None and subject.pos_ == "NOUN" and stem(subject.lower_) not in _NUMBERED
+    return False
 
 
 def bare_number(text: str) -> bool:

@@ -785,6 +785,10 @@ def test_an_initial_is_no_candidate_but_the_name_it_begins_is(nlp):
     ("What proclamation abolished protestantism in France?", True),
     ("Which battle did Temüjin lose to Jamukha?", True),
     ("What kind of division of power did Kublai's government have?", True),
+    ("What was the main idea of James Hutton's paper?", True),
+    ("What prompted Shen Kuo to believe the land was formed by erosion?", True),
+    ("What is a turbine's theoretical Carnot efficiency?", False),
+    ("What was the average household size?", False),
     # a number may name these
     ("Which year resulted in the suspension of one of the two teams?", False),
     ("What route connects Fresno with the Central Valley?", False),
