@@ -1096,7 +1096,7 @@ class Pipeline:
                     notes.append(f"answer span chosen by the ranker: {best.text!r} (was {' '.join(c.text for c in claims)!r})")
                 text, at = best.text, best.start
                 listed = coordination(best.doc, best.start, best.end) if asks_for_several(self._parse(question)) else None
-                if listed:
+                if listed and (listed[0] < best.start or listed[1] > best.end):
                     # "Who were two of Kublai's advisers?": all of "Liu Bingzhong and Yao Shu", not the first
                     at = min(best.start, listed[0])
                     text = evidence[best.evidence].text[at:max(best.end, listed[1])]

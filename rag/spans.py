@@ -597,6 +597,9 @@ def asks_for_several(question_doc) -> bool:
     if (wh.dep_ == "det" and wh.head.tag_ in ("NNS", "NNPS") and wh.head.i > wh.i
             and not any(t.pos_ in ("VERB", "AUX") for t in question_doc[wh.i + 1:wh.head.i])):
         return True  # "which organizations", "what tribes"; not a misparsed "What are ctenophores used for?"
+    after = question_doc[wh.i + 1:wh.i + 2]
+    if wh.lower_ in ("what", "which") and len(after) and after[0].tag_ in ("NNS", "NNPS"):
+        return True  # "During which years was …?", which the parser may read with "which" on its own
     root = wh.head if wh.dep_ in ("nsubj", "attr") else None
     return root is not None and root.dep_ == "ROOT" and root.lower_ in ("are", "were")
 

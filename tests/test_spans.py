@@ -728,6 +728,7 @@ def test_a_number_that_is_one_end_of_a_range_is_answered_with_both(sentence, spa
     ("What were the names of Tesla's new partners?", True),
     ("Which organizations are disqualified from sitting in Parliament?", True),
     ("Which two countries agreed to exchange prisoners?", True),
+    ("During which years was the plague present in Islamic countries?", True),
     ("Who is the head of Ukraine's delegation?", False),
     ("Which country agreed to exchange prisoners?", False),
     # a number that counts something else than what is asked
