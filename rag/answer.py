@@ -571,7 +571,7 @@ class Pipeline:
                                                    evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
-        if asks_no_number(question_doc):
+        if not set(labels or ()) & NUMERIC_TYPES and asks_no_number(question_doc):
             # "Why did Harvard end its early admission program?" is not "2007", "What proclamation …?" not "1685"
             candidates = [c for c in candidates if not bare_number(c.text)]
         person = asks_who_someone_is(question)

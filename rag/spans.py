@@ -656,7 +656,7 @@ count figure score rate ratio percentage percent population price cost value tem
 length depth width line route highway road interstate channel page chapter version model grade level rank ranking
 place position seat platform flight frequency voltage capacity dose share sum efficiency output yield power pressure
 energy mass volume area density range margin majority turnout growth inflation unemployment income salary wage fee
-budget debt deficit loss profit revenue sales""".split()}
+budget debt deficit loss profit revenue sales reading fine""".split()}
 _BARE_NUMBER = re.compile(r"[$£€]?\d[\d,.]*%?(?:\s*(?:–|—|-|to)\s*\d[\d,.]*%?)?")
 
 
