@@ -339,9 +339,26 @@ def bare_quote(sentence: str) -> bool:
     return not _SPEECH.search(rest) and len(re.findall(r"\w+", rest)) <= 2
 
 
+_CLOSING_QUOTE = re.compile(r"”|\"(?=\s|$|[^\w\s])")
+_OPENING_QUOTE = re.compile(r"“|(?:^|(?<=\s))\"(?=\w)")
+
+
+def open_quote(sentence: str) -> bool:
+    """True when ``sentence`` ends inside a quotation it opened: “Overall, Ukraine’s position is very clear: the
+    war must be ended for real. (the quotation goes on in the next sentence)."""
+    rest = _QUOTED.sub(" ", sentence)
+    return bool(_OPENING_QUOTE.search(rest)) and not _CLOSING_QUOTE.search(rest[_OPENING_QUOTE.search(rest).end():])
+
+
 def says_who(sentence: str) -> bool:
-    """True for a sentence with a quotation and, outside it, who spoke it: “…,” Tsahkna said."""
-    return bool(_QUOTED.search(sentence)) and bool(_SPEECH.search(_QUOTED.sub(" ", sentence)))
+    """True for a sentence with a quotation and, outside it, who spoke it: “…,” Tsahkna said.; also one that
+    closes a quotation opened in a sentence before it: … for this,” Zelenskyy said …"""
+    closing = _CLOSING_QUOTE.search(sentence)
+    if closing is not None and not _OPENING_QUOTE.search(sentence[:closing.start()]):
+        sentence = sentence[closing.end():]  # the end of a quotation that began before
+    elif not _QUOTED.search(sentence):
+        return False
+    return bool(_SPEECH.search(_QUOTED.sub(" ", sentence)))
 
 
 # a sentence that opens on a pronoun names its subject by it ("She told …", "Its existence was …")
@@ -622,11 +639,15 @@ class Pipeline:
 
     def _with_speaker(self, store, e: Evidence) -> tuple[Evidence, list[tuple[int, int]]] | None:
         """``e``, a sentence that is all quotation, read together with the sentence before it in its article
-        when that one says who spoke (“…,” Tsahkna said. “Therefore, the pressure … feels like a betrayal.”):
-        the speaker is then in the evidence, and its quote shows both; with where the speakers' names are in
-        its text. None otherwise."""
+        when that one says who spoke (“…,” Tsahkna said. “Therefore, the pressure … feels like a betrayal.”),
+        or, when its quotation is still open at its end, with the sentences after it up to the one that closes
+        the quotation and says who spoke (“Overall, … the war must be ended for real. Russia must be ready for
+        this,” Zelenskyy said …): the speaker is then in the evidence, and its quote shows them all; with where
+        the speakers' names are in its text. None otherwise."""
         if not bare_quote(e.text):
             return None
+        if open_quote(e.text):
+            return self._speaker_after(store, e)
         before = _neighbour(store, e, after=False)
         if before is None:
             return None
@@ -637,6 +658,30 @@ class Pipeline:
         if not speakers:
             return None
         return replace(e, start=a, text=previous + gap + e.text), speakers
+
+    def _speaker_after(self, store, e: Evidence, most: int = 3) -> tuple[Evidence, list[tuple[int, int]]] | None:
+        """``e``, which opens a quotation, read with the next sentences of its article up to the one that closes
+        it (at most ``most`` of them), when that one says who spoke after the quotation ("… for this,” Zelenskyy
+        said in his daily address …"); with where the speakers' names are in the joined text. None otherwise."""
+        joined = e
+        for _ in range(most):
+            after = _neighbour(store, joined, after=True)
+            if after is None:
+                return None
+            _, b, text, gap = after
+            offset = len(joined.text) + len(gap)
+            joined = replace(joined, end=b, text=joined.text + gap + text)
+            closing = _CLOSING_QUOTE.search(text)
+            if closing is None:
+                if _OPENING_QUOTE.search(text):
+                    return None  # a new quotation: the first one was not this article's to close
+                continue
+            outside = _QUOTED.sub(" ", text[closing.end():])
+            if not _SPEECH.search(outside):
+                return None
+            speakers = [(offset + x, offset + y) for x, y in _speakers(self._parse(text)) if x >= closing.end()]
+            return (joined, speakers) if speakers else None
+        return None
 
     def _source_named_next(self, store, e: Evidence, forms=None):
         """``e`` read with the next sentence of its article, and where the speaker's name is in the joined text,

@@ -979,11 +979,51 @@ def test_the_name_a_sentence_gives_the_role_is_the_answer(tmp_path, settings, ha
     ("“This outcome was achieved from peace talks,” said Witkoff, who was joined by Jared Kushner.", False, True),
     ("Ukrainian authorities confirmed the exchange had taken place.", False, False),
     ("“It is over,” he said.", False, True),
+    # the end of a quotation opened in a sentence before: who spoke it is after its closing mark
+    ("Russia must be ready for this,” Zelenskyy said in his daily address.", False, True),
+    ("Russia must be ready for this,” the statement ended.", False, False),
 ])
 def test_a_quotation_that_does_not_say_who_and_one_that_does(sentence, bare, says):
     from rag.answer import bare_quote, says_who
 
     assert bare_quote(sentence) is bare and says_who(sentence) is says
+
+
+@pytest.mark.parametrize("sentence, still_open", [
+    ("“Overall, Ukraine’s position is very clear: the war must be ended for real.", True),
+    ('"It goes on.', True),
+    ("“Therefore, the pressure feels like a betrayal.”", False),
+    ('"It is over," he said.', False),
+    ("Russia must be ready for this,” Zelenskyy said.", False),
+    ("The talks ended.", False),
+])
+def test_a_sentence_that_ends_inside_its_quotation(sentence, still_open):
+    from rag.answer import open_quote
+
+    assert open_quote(sentence) is still_open
+
+
+@pytest.mark.parametrize("middle", ["", "Russia must be ready for this. "])
+def test_who_said_a_quotation_is_answered_by_the_speaker_named_where_it_closes(tmp_path, settings, hash_embedder,
+                                                                              middle):
+    article = ("Zelenskyy's address\n\nThe sides have been discussing a plan for Ukraine. “Overall, Ukraine’s "
+               "position is very clear: the war must be ended for real. " + middle + "Partners must be ready too,” "
+               "Volodymyr Zelenskyy said in his daily address to the nation. Olena Kovalenko disagreed.")
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "Ukraine",
+                  "Who said the war must be ended for real?")
+    assert not ans.abstained and ans.answer.startswith("Volodymyr Zelenskyy"), (ans.answer, ans.notes)
+    quote = ans.citations[0].quote
+    assert quote.startswith("“Overall") and quote.endswith("to the nation.")
+    c = ans.citations[0]
+    assert article.split("\n\n", 1)[1].find(quote) >= 0 and c.end - c.start == len(quote)
+
+
+def test_who_said_a_quotation_that_never_says_who_is_not_answered_by_a_later_name(tmp_path, settings,
+                                                                                   hash_embedder):
+    article = ("An address\n\n“Overall, Ukraine’s position is very clear: the war must be ended for real. Partners "
+               "must be ready too,” the statement ended. Volodymyr Zelenskyy said nothing more.")
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "Ukraine", "Who said the war must be ended for real?")
+    assert not ans.answer.startswith("Volodymyr Zelenskyy"), (ans.answer, ans.notes)
 
 
 @pytest.mark.parametrize("question, asks", [
