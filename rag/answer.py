@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.citations import (
-    REFUSAL, ROLE_ACRONYMS, TITLES, Claim, Evidence, answer_phrase, asks_who_someone_is, attribute_sentences, counted_noun, counts_noun,
+    REFUSAL, ROLE_ACRONYMS, TITLES, Claim, Evidence, answer_phrase, asks_name_of_person, asks_who_someone_is, attribute_sentences, counted_noun, counts_noun,
     everyday_names_missing, expected_labels, name_runs, names_missing, numbers_missing, strip_markers, typed_candidates,
 )
 from rag.llm import build_messages
@@ -785,8 +785,10 @@ class Pipeline:
         phrase, where = ranked[0]
         chunk, a, _ = found[where[0]]
         others = ", ".join(f"{p} ({len(w)})" for p, w in ranked[1:4])
-        note = (f"no passage retrieved says what {person} is; of the {len(found)} sentences of the articles that "
-                f"put words next to the name, {len(where)} say {phrase!r}" + (f" (others: {others})" if others else ""))
+        note = (f"no passage retrieved says what {person} is; " + (
+            f"the one sentence of the articles that puts words next to the name says {phrase!r}" if len(found) == 1 else
+            f"of the {len(found)} sentences of the articles that put words next to the name, {len(where)} say "
+            f"{phrase!r}" + (f" (others: {others})" if others else "")))
         return Hit(chunk, 0.0, None, None, n_hits + 1), a, note
 
     def _role_in_corpus(self, store, role, forms: list[list[str]], n_hits: int):
@@ -811,9 +813,11 @@ class Pipeline:
         name, where = ranked[0]
         chunk, a, _ = found[where[0]]
         others = ", ".join(f"{n} ({len(w)})" for n, w in ranked[1:4])
-        note = (f"no passage retrieved names the {' '.join(t.text for t in role)}; of the {len(found)} sentences "
-                f"of the articles that put a name next to it, {len(where)} name {name}"
-                + (f" (others: {others})" if others else ""))
+        asked = role[0].doc.text[role[0].idx:role[-1].idx + len(role[-1])]  # "India's finance minister", as asked
+        note = (f"no passage retrieved names the {asked}; " + (
+            f"the one sentence of the articles that puts a name next to it names {name}" if len(found) == 1 else
+            f"of the {len(found)} sentences of the articles that put a name next to it, {len(where)} name {name}"
+            + (f" (others: {others})" if others else "")))
         return Hit(chunk, 0.0, None, None, n_hits + 1), a, note
 
     # -- the pipeline ----------------------------------------------------------------
@@ -1588,7 +1592,8 @@ def _does_what_is_asked(doc, start: int, end: int, question_doc) -> bool:
 # "Who is the Liverpool boss?", "Who was the chair of the IPCC?": the role a person is asked for by
 # (a relative clause after the role says which holder, it is no part of the role: "Who is the Costa Rican President
 # that went to Harvard?")
-_WHO_ROLE = re.compile(r"^\W*who\s*(?:is|was|are|were|['’]s)\s+(?:the\s+|an?\s+)?(?P<role>[^?!.]+?)"
+_WHO_ROLE = re.compile(r"^\W*(?:who\s*(?:is|was|are|were|['’]s)|what\s*(?:is|was|['’]s)\s+the\s+(?:full\s+)?name\s+of)"
+                       r"\s+(?:the\s+|an?\s+)?(?P<role>[^?!.]+?)"
                        r"(?:\s*,?\s+(?:who|that)\s+[^?!.]+)?\s*[?!.]*\s*$", re.I)
 # how a name and a role name the same person: "Liverpool boss Rafael Benitez", "Rafael Benitez, the Liverpool
 # boss", "Benitez is the Liverpool boss", "Benitez, who became Liverpool boss", "Benitez as Liverpool boss"
@@ -1608,6 +1613,8 @@ def asked_role(question_doc) -> list | None:
     if not role or len(role) > 6 or not any(t.pos_ in ("NOUN", "PROPN") for t in role) \
             or any(t.pos_ in ("VERB", "AUX", "ADP") and t.lower_ != "of" for t in role):
         return None  # "Who is named after…", "Who was the report written for?": not a role
+    if not text.lstrip(" \t\"'“(").lower().startswith("who") and not asks_name_of_person(text):
+        return None  # "What is the name of the Norman castle?" asks for no person
     return role
 
 
@@ -1619,6 +1626,22 @@ def role_forms(role) -> list[list[str]]:
     words_ = [t.lower_ for t in role]
     forms = [words_]
     if "of" not in words_ or words_.index("of") == 0:
+        # a title its country's name or people's comes before: "India's finance minister", "Ukrainian foreign
+        # minister", also written "Indian finance minister", "finance minister of India"
+        for n in (2, 1):
+            if len(role) <= n or not all(_named(t) for t in role[:n]):
+                continue
+            names = country_forms(" ".join(t.text for t in role[:n]))
+            if not names:
+                continue
+            core = words_[n + 1:] if words_[n:n + 1] in (["'s"], ["’s"]) else words_[n:]
+            if not core:
+                break
+            for f in sorted(names):
+                country = f.lower().split()
+                forms += [w for w in (country + core, country + ["'s"] + core, core + ["of"] + country)
+                          if w != words_ and w not in forms]
+            break
         return forms
     i = words_.index("of")
     rest = [t.text for t in role[i + 1:] if t.lower_ != "the"]
@@ -1784,8 +1807,15 @@ def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
         if run:
             names.append(doc[run[0].i:run[-1].i + 1])
             run = []
-    return sorted((e.start_char, e.end_char) for e in names if not _left_office(e.root)
-                  and any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held))
+    found = [(e.start_char, e.end_char) for e in names if not _left_office(e.root)
+             and any(not (e.start < r.end and r.start < e.end) and _names_holder(e.root, e, r) for r in held)]
+    # a full name the NER took for an organisation, which the role is in apposition with: "Palaniappan
+    # Chidambaram, India's finance minister, argued …" (not "Chelsea" of "Chelsea captain John Terry")
+    found += [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "ORG" and len(e) >= 2
+              and all(t.pos_ == "PROPN" and t.is_title for t in e) and not any(t.i in in_role for t in e)
+              and any(r.root.dep_ == "appos" and r.root.head.i in range(e.start, e.end)
+                      or e.root.dep_ == "appos" and e.root.head.i in range(r.start, r.end) for r in held)]
+    return sorted(set(found))
 
 
 def holders_of(doc, forms: list[list[str]]) -> list[tuple[int, int]]:

@@ -424,10 +424,39 @@ def asks_who_someone_is(question: str) -> str | None:
     return name
 
 
+# nouns for a person, besides the titles: "What is the name of the quarterback who …?" asks for a person
+PERSON_NOUNS = TITLES | frozenset("""minister official player quarterback striker goalkeeper manager boss owner founder
+author writer inventor scientist architect designer artist composer singer actor actress poet player man woman person
+wife husband son daughter father mother brother sister uncle aunt cousin grandson granddaughter child boy girl
+winner champion coach teacher student leader ruler monarch successor predecessor candidate nominee rival partner
+victim suspect lawyer doctor engineer explorer pilot officer soldier priest bishop cardinal spokesman chairman""".split())
+_NAME_OF = re.compile(r"^\W*what\s*(?:is|was|['’]s)\s+the\s+(?:full\s+)?name\s+of\s+(?:the\s+|an?\s+)?"
+                      r"(?P<whose>[^?!.]+?)(?:\s*,?\s+(?-i:who|that|whom)\s+[^?!.]+)?\s*[?!.]*\s*$", re.I)
+# what may follow the noun that names the person: "the leader ennobled by Henry III", "the son of Genghis Khan"
+_AFTER_HEAD = re.compile(r"[\w-]+(?:ed|ing)|by|in|at|from|of|to|for|with|on|during|under")
+
+
+def asks_name_of_person(question: str) -> bool:
+    """True for "What is the name of <a person, as a noun>?": "What is the name of India's finance minister who
+    criticised G7 trade policies?", "What was the name of the quarterback …?" — a name of a person is asked, as
+    "Who is …?" asks it; not "What is the name of the Norman castle?"."""
+    m = _NAME_OF.match(question)
+    if not m:
+        return False
+    ws = re.findall(r"[\w-]+", m.group("whose"))
+    for i, w in enumerate(ws):
+        if (w.lower() in PERSON_NOUNS or w.lower().rstrip("s") in PERSON_NOUNS) and not w[0].isupper() and (
+                i == len(ws) - 1 or _AFTER_HEAD.fullmatch(ws[i + 1])):
+            return True
+    return False
+
+
 def expected_labels(question: str) -> tuple[str, ...] | None:
     """spaCy entity labels the answer should carry, most likely first; None when the question does not say."""
     if asks_who_someone_is(question):
         return None  # a description, of no entity type
+    if asks_name_of_person(question):
+        return ("PERSON", "ORG", "NORP", "GPE")
     # the question's own wh-word decides: "What sea bordered the empire when he died?" asks for no date
     first = _WH.search(question)
     if first and first.group().lower() == "when":  # "When imperialism shapes norms, what is it called?"

@@ -1077,6 +1077,12 @@ def test_a_sentence_close_to_a_role_question_may_name_the_holder_without_the_rol
     ("Who is the president of France?", {"president of france", "french president", "france 's president"}),
     ("Who is the prime minister of the UK?", {"prime minister of the uk", "uk prime minister", "british prime minister",
                                              "britain 's prime minister"}),
+    # the country's name or people's before the title
+    ("Who is India's finance minister?", {"india 's finance minister", "indian finance minister",
+                                          "finance minister of india"}),
+    ("Who is the Ukrainian foreign minister?", {"ukrainian foreign minister", "ukraine 's foreign minister",
+                                                "foreign minister of ukraine"}),
+    ("What is the name of India's finance minister?", {"india 's finance minister", "indian finance minister"}),
 ])
 def test_a_countrys_office_is_looked_for_as_the_news_writes_it(question, forms):
     from rag.answer import asked_role, role_forms
@@ -1143,6 +1149,32 @@ def test_a_countrys_office_is_found_where_the_news_names_the_country_first(tmp_p
     assert any("2 name Jacques Chirac" in n for n in got.notes)
 
 
+@pytest.mark.parametrize("question, person", [
+    ("What is the name of India's finance minister who criticised G7 trade policies?", True),
+    ("What was the name of the quarterback who was 38 in Super Bowl XXXIII?", True),
+    ("What was the name of the leader ennobled by Henry III", True),
+    ("What was the name of Temüjin's wife Börte's first son?", True),
+    ("What was the name of the Norman castle?", False),
+    ("What is the name of the first Doctor Who serial?", False),  # "Doctor Who" is a name, "Who" no pronoun
+    ("What was the name of the director's film?", False),
+    ("What is the name of the Delta in the Netherlands?", False),
+])
+def test_what_is_the_name_of_a_person_asks_for_a_person(question, person):
+    from rag.citations import asks_name_of_person
+
+    assert asks_name_of_person(question) is person
+    assert (expected_labels(question) or ("",))[0] == ("PERSON" if person else "")
+
+
+def test_what_is_the_name_of_a_role_is_answered_by_its_holder(tmp_path, settings, hash_embedder):
+    article = ("G7 meeting\n\nIn London on Thursday, India's finance minister lashed out at the trade policies of "
+               "the G7 nations. Palaniappan Chidambaram, India's finance minister, argued that these organisations "
+               "need to change.")
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "G7 nations",
+                  "What is the name of India's finance minister?")
+    assert not ans.abstained and ans.answer.startswith("Palaniappan Chidambaram"), (ans.answer, ans.notes)
+
+
 @pytest.mark.parametrize("role, sentence, holders", [
     ("tory leader", "Tory leader Michael Howard accepted his decision with regret.", ["Michael Howard"]),
     ("liverpool boss", "Rafael Benitez, the Liverpool boss, met Steven Gerrard.", ["Rafael Benitez"]),
@@ -1153,6 +1185,10 @@ def test_a_countrys_office_is_found_where_the_news_names_the_country_first(tmp_p
      "allegations.", ["Victor Conte"]),
     ("national security chief", "The head of Ukraine’s delegation, national security chief Rustem Umerov, called "
      "the talks in Abu Dhabi “meaningful and productive” late Wednesday.", ["Rustem Umerov"]),
+    # a full name the NER reads as an organisation, in apposition with the role; not a club before it
+    ("india 's finance minister", "Palaniappan Chidambaram, India's finance minister, argued that these "
+     "organisations need to take into account the changing world order.", ["Palaniappan Chidambaram"]),
+    ("captain", "Chelsea captain John Terry scored twice.", ["John Terry"]),
 ])
 def test_role_holders_are_the_people_a_sentence_ties_to_the_role(role, sentence, holders):
     from rag.answer import role_holders
