@@ -144,14 +144,21 @@ def asks_office(question: str):
     """The match of "What position does <name> hold?" / "What is <name>'s job?" (group 1 the name), or None."""
     return next((m for p in _WHAT_OFFICE for m in [p.match(question)] if m), None)
 
+# the kind of date a question asks for: "What year …?", "What day of the week …?" — a word the answer's
+# sentence has no need to say ("on Thursday", "in 1990")
+_DATE_KIND = re.compile(r"\b(?:what|which)\s+(year|years|date|dates|day|days|month|months|century|centuries|"
+                        r"decade|decades|time|period)(?:\s+of\s+the\s+(week|month|year))?\b", re.I)
+
 
 def question_stems(question: str) -> set[str]:
-    """The question's content stems, without the degree word of "how long/low/far/old …", nor the office words
-    of "What position does <name> hold?".
+    """The question's content stems, without the degree word of "how long/low/far/old …", the kind of date of
+    "What year …?", "What day of the week …?", nor the office words of "What position does <name> hold?".
 
-    The passage that answers "How long has the conflict lasted?" says "the four-year conflict", not "long".
+    The passage that answers "How long has the conflict lasted?" says "the four-year conflict", not "long";
+    the one that answers "What day of the week did Witkoff post it?" "on Thursday", not "day" or "week".
     """
     degree = {stem(m.group(1)) for m in _HOW_DEGREE.finditer(question)}
+    degree |= {stem(w) for m in _DATE_KIND.finditer(question) for w in m.groups() if w}
     if asks_office(question):  # the passage that answers "What position does Umerov hold?" says "security chief"
         degree |= {stem(w) for w in _OFFICE_WORDS}
     # one stem per word: the dictionary form's, so that the passage's "fell" (which holds both) covers "fall"

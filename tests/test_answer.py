@@ -140,6 +140,15 @@ def test_the_degree_word_of_how_long_or_how_low_is_not_looked_for_in_the_passage
     assert "polic" in question_stems("What did the report say about how police handled the protest?")
 
 
+def test_the_kind_of_date_asked_for_is_not_looked_for_in_the_passages():
+    # "on Thursday" answers "What day of the week …?" without saying "day" or "week"
+    assert question_stems("What day of the week did Witkoff put out his post?") == {"witkoff", "put", "post"}
+    assert question_stems("In what year did the Normans conquer England?") == {"norman", "conquer", "england"}
+    # ... but a day or a year the question speaks of is a word of its own
+    assert "week" in question_stems("How cold did it get this week?")
+    assert "year" in question_stems("Who won the award last year?")
+
+
 def test_a_country_in_the_question_is_found_as_its_people_in_the_passage_and_back():
     q = "Who is Estonia's foreign minister?"
     sentence = "On a trip to Kyiv Thursday, Estonian Foreign Minister Margus Tsahkna got a firsthand look."
