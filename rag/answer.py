@@ -588,6 +588,12 @@ class Pipeline:
                                                    evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
+        if not labels:
+            # "Jared Kushner" does not answer "What is Kushner's relation to Trump?": a name alone of someone the
+            # question names is who it is about (typed questions check it in ``_fits_question``)
+            # (a person's: "Southwest Fresno" may answer "What is another name for the west side of Fresno?")
+            candidates = [c for c in candidates if not (c.label == "PERSON" and _all_names(c.text)
+                                                        and _is_asked_name(c.text, question))]
         if not set(labels or ()) & NUMERIC_TYPES and asks_no_number(question_doc):
             # "Why did Harvard end its early admission program?" is not "2007", "What proclamation …?" not "1685"
             candidates = [c for c in candidates if not bare_number(c.text)]
@@ -1503,6 +1509,13 @@ def _is_asked_name(text: str, question: str) -> bool:
                 and not _FIRM_AFTER.match(question, _name_end(question, run)):
             return True
     return False
+
+
+def _all_names(text: str) -> bool:
+    """True when every word of ``text`` is capitalised (a possessive's "s" aside): "Jared Kushner", "Russia’s
+    Vladimir Putin"; not "Trump’s son-in-law Jared Kushner"."""
+    ws = [w for w in words(text) if w.lower() not in ("'s", "’s", "s")]
+    return bool(ws) and all(w[:1].isupper() for w in ws)
 
 
 # a firm is often named after its founder: "Henry Ford" answers "Who founded Ford?"

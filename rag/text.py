@@ -135,9 +135,13 @@ _WHAT_OFFICE = [
                + r"\s+(?:\w+ly\s+)?(?:hold|have|occupy|held|had|occupied)\b[^?]*[?.!]?\s*$", re.I),
     re.compile(r"^\W*what\s+(?:is|was)\s+" + ASKED_NAME + r"(?:['’]s|['’])\s+(?:\w+\s+)?" + _OFFICE
                + r"(?:\s+(?:in|at|with|on)\b[^?]*)?[?.!]?\s*$", re.I),
+    # what someone is to another: "What is Kushner's relation to Trump?", "How is Kushner related to Trump?"
+    re.compile(r"^\W*what\s+(?:is|was)\s+" + ASKED_NAME + r"(?:['’]s|['’])\s+(?:relation|relationship)\s+(?:to|with)\s+"
+               r"[^?]+[?.!]?\s*$", re.I),
+    re.compile(r"^\W*how\s+(?:is|was)\s+" + ASKED_NAME + r"\s+related\s+to\s+[^?]+[?.!]?\s*$", re.I),
 ]
 _OFFICE_WORDS = frozenset("position post job role title office rank occupation hold have occupy held had occupied "
-                          "currently".split())
+                          "currently relation relationship related".split())
 
 
 def asks_office(question: str):

@@ -475,6 +475,10 @@ def test_the_trainer_computes_answered_cos_as_the_pipeline_does(make_pipe, hash_
     ("What role does John Elway currently have in the Broncos franchise?", "John Elway"),
     ("What role does the EU have?", None), ("What is the role of NATO?", None), ("What is Trump's plan?", None),
     ("What title does the winner hold?", None),
+    # what someone is to another
+    ("What is Kushner's relation to Trump?", "Kushner"), ("How is Jared Kushner related to Donald Trump?",
+                                                          "Jared Kushner"),
+    ("What is the relation between Kushner and Trump?", None),
 ])
 def test_who_is_a_name_asks_what_the_person_is(question, name):
     from rag.citations import asks_who_someone_is, expected_labels
@@ -495,6 +499,26 @@ def test_who_is_a_name_is_answered_by_what_the_person_is_never_by_a_name_or_a_pl
         ans = pipe.ask("Who is Jared Kushner?")
         assert ans.answer == "Trump’s son-in-law [1]", (liked, ans.answer, ans.notes)
         assert "son-in-law Jared Kushner" in ans.citations[0].quote
+
+
+@pytest.mark.parametrize("question", ["What is Kushner's relation to Trump?", "How is Jared Kushner related to Trump?"])
+def test_what_someone_is_to_another_is_what_the_sentence_says_he_is(make_pipe, question):
+    """ "What is Kushner's relation to Trump?" was answered "Jared Kushner", then "the United Arab Emirates"."""
+    for liked in ("Jared Kushner", "the United Arab Emirates", "Witkoff"):
+        pipe = make_pipe("[1]", scorer=lambda t, liked=liked: 0.0 if t == liked else (-5.0 if "son-in-law" in t
+                                                                                     else -20.0))
+        pipe.ranker = LIKELIHOOD_ONLY
+        ans = pipe.ask(question)
+        assert ans.answer == "Trump’s son-in-law [1]", (liked, ans.answer, ans.notes)
+
+
+def test_a_name_alone_of_whom_the_question_asks_about_answers_no_untyped_question(make_pipe):
+    """ "What did Jared Kushner do in the Emirates?" is not "Jared Kushner", however likely the scorer finds it."""
+    pipe = make_pipe("[1]", scorer=lambda t: 0.0 if t == "Jared Kushner" else -5.0)
+    pipe.ranker = LIKELIHOOD_ONLY
+    ans = pipe.ask("What did Kushner do in the United Arab Emirates with Witkoff?")
+    assert ans.abstained or not ans.answer.startswith("Jared Kushner"), (ans.answer, ans.notes)
+    assert ans.spans and all(c.text != "Jared Kushner" for c in ans.spans)
 
 
 @pytest.mark.parametrize("question", ["What position does Rustem Umerov hold?", "What is Rustem Umerov's job?",
