@@ -380,7 +380,7 @@ _TYPES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"\bhow (far|tall|big|large|high|heavy|low|deep|wide|fast|hot|cold)\b", re.I),
      ("QUANTITY", "MONEY", "CARDINAL", "PERCENT")),
     # "What is the maximum fine…", "What growth rate…", "What was the final score…": a measure, not "guilty"
-    (re.compile(r"\b(what|which)(?:\s+(?:is|was|are|were))?(?:\s+(?:the|a|an|its|their|his|her))?(?:\s+[\w-]+)?\s+"
+    (re.compile(r"\b(what|which)(?:\s+(?:is|was|are|were))?(?:\s+(?:the|a|an|its|their|his|her))?(?:\s+[\w-]+(?:['’]s)?)?\s+"
                 r"(rates?|score|reading|number|amount|total|sum|fine|price|cost|fee|salary|wage|budget|deficit|"
                 r"population|value|temperature|speed|distance|height|weight|length|age|size)\b", re.I),
      ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")),

@@ -370,6 +370,7 @@ def test_a_name_repeated_from_the_question_may_carry_the_users_typo():
     assert unsupported_facts(claim, "Labor is favoured in Geelong.", question="Who wins in Bedigo?") == ["bedigo"]
     assert strip_markers("314 [1] and [2, 3].") == "314 and."
     assert "CARDINAL" in expected_labels("How many prisoners were swapped?")
+    assert "CARDINAL" in expected_labels("What was Warsaw's population in 1901?")  # a possessive before the measure
     assert "PERSON" in expected_labels("Who brokered the deal?")
     assert expected_labels("Why did the talks stall?") is None
     # any "how much" asks for an amount, whatever its verb: not "a wardrobe malfunction" for a fine
