@@ -424,12 +424,6 @@ def asks_who_someone_is(question: str) -> str | None:
     return name
 
 
-# nouns for a person, besides the titles: "What is the name of the quarterback who …?" asks for a person
-PERSON_NOUNS = TITLES | frozenset("""minister official player quarterback striker goalkeeper manager boss owner founder
-author writer inventor scientist architect designer artist composer singer actor actress poet player man woman person
-wife husband son daughter father mother brother sister uncle aunt cousin grandson granddaughter child boy girl
-winner champion coach teacher student leader ruler monarch successor predecessor candidate nominee rival partner
-victim suspect lawyer doctor engineer explorer pilot officer soldier priest bishop cardinal spokesman chairman""".split())
 _NAME_OF = re.compile(r"^\W*what\s*(?:is|was|['’]s)\s+the\s+(?:full\s+)?name\s+of\s+(?:the\s+|an?\s+)?"
                       r"(?P<whose>[^?!.]+?)(?:\s*,?\s+(?-i:who|that|whom)\s+[^?!.]+)?\s*[?!.]*\s*$", re.I)
 # what may follow the noun that names the person: "the leader ennobled by Henry III", "the son of Genghis Khan"
@@ -437,15 +431,16 @@ _AFTER_HEAD = re.compile(r"[\w-]+(?:ed|ing)|by|in|at|from|of|to|for|with|on|duri
 
 
 def asks_name_of_person(question: str) -> bool:
-    """True for "What is the name of <a person, as a noun>?": "What is the name of India's finance minister who
-    criticised G7 trade policies?", "What was the name of the quarterback …?" — a name of a person is asked, as
-    "Who is …?" asks it; not "What is the name of the Norman castle?"."""
+    """True for "What is the name of <an office>?": "What is the name of India's finance minister who criticised
+    G7 trade policies?" — the holder's name is asked, as "Who is India's finance minister?" asks it; not "What is
+    the name of the Norman castle?", nor of a person named by what they do ("the quarterback who was 38 in Super
+    Bowl XXXIII", "a teacher in Tibetan Buddhism": "Lama"), which the role's holders would not tell apart."""
     m = _NAME_OF.match(question)
     if not m:
         return False
     ws = re.findall(r"[\w-]+", m.group("whose"))
     for i, w in enumerate(ws):
-        if (w.lower() in PERSON_NOUNS or w.lower().rstrip("s") in PERSON_NOUNS) and not w[0].isupper() and (
+        if (w.lower() in TITLES or w.lower().rstrip("s") in TITLES) and not w[0].isupper() and (
                 i == len(ws) - 1 or _AFTER_HEAD.fullmatch(ws[i + 1])):
             return True
     return False

@@ -1161,9 +1161,11 @@ def test_a_countrys_office_is_found_where_the_news_names_the_country_first(tmp_p
 
 @pytest.mark.parametrize("question, person", [
     ("What is the name of India's finance minister who criticised G7 trade policies?", True),
-    ("What was the name of the quarterback who was 38 in Super Bowl XXXIII?", True),
     ("What was the name of the leader ennobled by Henry III", True),
-    ("What was the name of Temüjin's wife Börte's first son?", True),
+    # a person named by what they do or whose they are: no office whose holders would tell them apart
+    ("What was the name of the quarterback who was 38 in Super Bowl XXXIII?", False),
+    ("What is the name of a teacher in Tibetan Buddhism?", False),
+    ("What was the name of Temüjin's wife Börte's first son?", False),
     ("What was the name of the Norman castle?", False),
     ("What is the name of the first Doctor Who serial?", False),  # "Doctor Who" is a name, "Who" no pronoun
     ("What was the name of the director's film?", False),
