@@ -35,7 +35,8 @@ from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
     LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, asks_for_several,
-    asks_no_number, bare_number, candidate_features, coordination, llm_features, span_candidates, whole_range,
+    asks_no_number, asks_score, bare_number, candidate_features, coordination, in_score, llm_features,
+    span_candidates, whole_range,
 )
 from rag.countries import country_forms
 from rag.text import (
@@ -588,6 +589,9 @@ class Pipeline:
                                                    evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
+        if asks_score(question):
+            # a score is written "18-10": "three" (penalties) or "Six" is no score of the match
+            candidates = [c for c in candidates if in_score(c.doc.text, c.start, c.end)] or candidates
         if not labels:
             # "Jared Kushner" does not answer "What is Kushner's relation to Trump?": a name alone of someone the
             # question names is who it is about (typed questions check it in ``_fits_question``)
@@ -1081,6 +1085,8 @@ class Pipeline:
             # Umerov") is the span ranker's to find
             answers = [c for c in candidates if not _place_for_person(self._parse(top[c[0]].text), c[1], c[2], c[3],
                                                                       question)] or candidates
+            if asks_score(question):  # "18-10", not the "three" points of a penalty
+                answers = [c for c in answers if in_score(top[c[0]].text, c[1], c[2])] or answers
             typed_ok = claims and claims[0].kind == "span" and (any(
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in answers)
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that

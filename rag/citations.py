@@ -479,8 +479,10 @@ def counted_noun(question: str, question_doc=None) -> str | None:
                 noun = t.head.lower_
                 break
     if noun is None:
-        m = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)", question, re.I)
+        m = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)(?:\s+([A-Za-z][\w-]*))?", question, re.I)
         noun = m.group(1).lower() if m else None
+        if m and (m.group(2) or "").lower() in ("money", "time", "times"):
+            return None  # "how much prize money" is said in a currency ("$30,000"), not in prizes
     # "how many times" counts events, said as "twice" or "three times"; "how much money" is said in a
     # currency ("$1m"), "how much time" in a clock's or a calendar's units ("17 seconds", "3:08"): no noun
     # to look for

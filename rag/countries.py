@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 
 # what news calls a country that countryinfo lists only in a longer form or as a two-letter code
 NEWS_NAMES = {"United Kingdom": ("Britain", "UK"), "United States": ("America", "US")}
+# continents and regions, and their people: a question's "Asian tsunami" is the passage's "southern Asia"
+REGIONS = [("Asia", "Asian"), ("Europe", "European"), ("Africa", "African"), ("Antarctica", "Antarctic"),
+           ("Latin America", "Latin American"), ("South America", "South American"),
+           ("Middle East", "Middle Eastern"), ("Scandinavia", "Scandinavian"), ("Caribbean",), ("Balkans", "Balkan"),
+           ("Arctic",), ("Oceania", "Oceanian")]
 
 
 @functools.cache
@@ -43,7 +48,11 @@ def _groups() -> dict[str, frozenset[str]]:
         for f in group:
             if f.lower() not in out or out[f.lower()][0] < population:
                 out[f.lower()] = (population, group)
-    return {k: group for k, (_, group) in out.items()}
+    groups = {k: group for k, (_, group) in out.items()}
+    for forms in REGIONS:
+        for f in forms:
+            groups.setdefault(f.lower(), frozenset(forms))
+    return groups
 
 
 def country_forms(name: str) -> frozenset[str]:

@@ -572,6 +572,24 @@ def whole_range(sentence: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# "What was the final score …?", "By what score did Scotland beat Italy?": a score is written "18-10"
+_ASKS_SCORE = re.compile(r"\b(?:what|which)(?:\s+[\w'’-]+){0,3}?\s+(?:final\s+)?score\b(?!\s+(?:of|for)\s+(?:the\s+)?"
+                         r"(?:film|movie|show|series|play|opera|ballet|musical)\b)", re.I)
+_SCORE = re.compile(r"(?<![\w–-])(?<!\d[.,])\d{1,3}\s*[-–]\s*\d{1,3}(?![\w%–-]|[.,]\d)")
+
+
+def asks_score(question: str) -> bool:
+    """True for a question that asks a game's score: "What was the final score of the AFC Championship Game?",
+    "By what score did Scotland beat Italy?" (not "How many points did they score?")."""
+    return bool(_ASKS_SCORE.search(question)) and not re.search(r"\bhow\s+many\b", question, re.I)
+
+
+def in_score(sentence: str, start: int, end: int) -> bool:
+    """True when ``sentence[start:end]`` is (part of) a score as news writes it: "18" or "18-10" of "a much-needed
+    18-10 victory", "23–16"."""
+    return any(m.start() <= start and end <= m.end() for m in _SCORE.finditer(sentence))
+
+
 _NUMBER_WORDS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "both", "several", "some"}
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from rag.answer import ABSTAIN_TEXT, Answer, Pipeline, QuestionError, clean_question
-from rag.citations import best_span, expected_labels, strip_markers, unsupported_facts
+from rag.citations import best_span, counted_noun, expected_labels, strip_markers, unsupported_facts
 from rag.indexing import build_index
 from rag.llm import FakeGenerator
 from rag.store import IndexStore, expected_manifest
@@ -140,6 +140,12 @@ def test_the_degree_word_of_how_long_or_how_low_is_not_looked_for_in_the_passage
     assert "polic" in question_stems("What did the report say about how police handled the protest?")
 
 
+def test_how_much_prize_money_counts_no_prizes():
+    # said in a currency ("$30,000"): a passage need not say "prize"
+    assert counted_noun("How much prize money does Isinbayeva collect for each record?") is None
+    assert counted_noun("How many square kilometers is the park?") == "square"  # (the parse gives "kilometers")
+
+
 def test_the_kind_of_date_asked_for_is_not_looked_for_in_the_passages():
     # "on Thursday" answers "What day of the week …?" without saying "day" or "week"
     assert question_stems("What day of the week did Witkoff put out his post?") == {"witkoff", "put", "post"}
@@ -174,6 +180,10 @@ def test_a_country_in_the_question_is_found_as_its_people_in_the_passage_and_bac
     ("When does the film open in Britain?", "It opens in the UK and US on 19 May."),
     ("What did the Dutch government decide?", "The Netherlands decided to close it."),
     ("What do Americans think of it?", "Polls in the United States say it is popular."),
+    # a continent or a region, and its people
+    ("What would the Asian tsunami cost insurers?", "Giant waves killed 38,000 people in southern Asia; insurers "
+     "will pay."),
+    ("What did European ministers agree?", "Ministers from across Europe agreed a plan."),
 ])
 def test_a_country_is_found_by_its_other_names(question, passage):
     """Names no rule derives ("Britain" / "British" / "UK", "Dutch" / "Netherlands") come from countryinfo's list:
@@ -1176,6 +1186,40 @@ def test_what_is_the_name_of_a_person_asks_for_a_person(question, person):
 
     assert asks_name_of_person(question) is person
     assert (expected_labels(question) or ("",))[0] == ("PERSON" if person else "")
+
+
+@pytest.mark.parametrize("question, score", [
+    ("What was the final score of the AFC Championship Game?", True),
+    ("By what score did Scotland beat Italy?", True),
+    ("What was the score in the Australian Open final?", True),
+    ("How many points did the Broncos score in the last three minutes?", False),
+    ("What was the episode name of Simpson's first Doctor Who score?", False),
+    ("What was the score of the film?", False),
+])
+def test_which_questions_ask_for_a_score(question, score):
+    from rag.spans import asks_score
+
+    assert asks_score(question) is score
+
+
+@pytest.mark.parametrize("sentence, score", [
+    ("The Broncos defeated the Steelers in the divisional round, 23–16, by scoring 11 points.", "23–16"),
+    ("Paterson stole the show to give the hosts a much-needed 18-10 victory.", "18-10"),
+    ("The bill won 1,000-2 votes.", None), ("Prices rose 2.5-3%.", None), ("It ran in 1990-95.", None),
+])
+def test_a_score_as_news_writes_it(sentence, score):
+    from rag.spans import in_score
+
+    found = [(a, b) for a in range(len(sentence)) for b in range(a + 1, len(sentence) + 1)
+             if sentence[a].isdigit() and sentence[b - 1].isdigit() and in_score(sentence, a, b)]
+    assert (sentence[found[0][0]:max(b for _, b in found)] if found else None) == score
+
+
+def test_a_score_is_answered_by_a_score_not_by_another_number(tmp_path, settings, hash_embedder):
+    article = ("Scotland beat Italy\n\nThree Chris Paterson penalties gave Scotland victory over Italy at "
+               "Murrayfield. Chris Paterson stole the show to give Scotland a much-needed 18-10 victory over Italy.")
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "Three", "By what score did Scotland beat Italy?")
+    assert not ans.abstained and ans.answer.startswith("18-10"), (ans.answer, ans.notes)
 
 
 def test_what_is_the_name_of_a_role_is_answered_by_its_holder(tmp_path, settings, hash_embedder):
