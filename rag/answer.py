@@ -584,6 +584,7 @@ class Pipeline:
         candidates = [c for c in candidates if not c.features["owner_of_question"]
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
                       and not _does_what_is_asked(c.doc, c.start, c.end, question_doc)
+                      and not about_another_person(evidence[c.evidence].text, question_doc)
                       and (_within(c.evidence, c.start, c.end, linked)
                            or not _role_of_another(c.doc, c.start, c.end, question_doc,
                                                    evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
@@ -1075,7 +1076,8 @@ class Pipeline:
             candidates = [c for c in candidates if _within(c[0], c[1], c[2], linked_holders)
                           or not _role_of_another(self._parse(top[c[0]].text), c[1], c[2], question_doc,
                                                   top[c[0]].cosine >= PARAPHRASE_COSINE)
-                          and not _does_what_is_asked(self._parse(top[c[0]].text), c[1], c[2], question_doc)]
+                          and not _does_what_is_asked(self._parse(top[c[0]].text), c[1], c[2], question_doc)
+                          and not about_another_person(top[c[0]].text, question_doc)]
             if holders and "PERSON" in labels:
                 # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
                 candidates += [(0, a, b, "PERSON") for a, b in holders if (0, a, b) not in {c[:3] for c in candidates}]
@@ -2111,3 +2113,23 @@ def _without_next_opening_quote(sentence: str) -> str:
     """A quote mark that opens nothing (the last thing in its paragraph, "… Jared Kushner. “") is not quoted:
     a citation ends at its sentence's last word."""
     return re.sub(r"\s*[“‘«]+$", "", sentence) or sentence
+
+
+def about_another_person(sentence: str, question_doc) -> bool:
+    """True when the question asks about one person (a name, the subject of its verb) and names another, and
+    ``sentence`` names the other but not the one asked about: "Melanie Purkiss winning the women's national 400m
+    race in a new personal best of 52.98 seconds" does not say what time Kim Wall ran "when she finished second to
+    Melanie Purkiss". A sentence that opens on a pronoun may speak of the asked person by it: no."""
+    if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP") \
+            or _OPENING_PRONOUN.match(sentence):
+        return False
+    people = [e for e in question_doc.ents if e.label_ == "PERSON"]
+    if len(people) < 2:
+        return False
+    asked = [e for e in people if e.root.dep_ in _SUBJECTS and e.root.head.pos_ in ("VERB", "AUX")
+             and e.root.head.dep_ == "ROOT"]
+    if len(asked) != 1:
+        return False
+    others = [e for e in people if e is not asked[0] and e.root.head is not asked[0].root.head]
+    return bool(names_missing({asked[0].text.lower()}, sentence)) and any(
+        not names_missing({e.text.lower()}, sentence) for e in others)

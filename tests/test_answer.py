@@ -1215,6 +1215,29 @@ def test_a_score_as_news_writes_it(sentence, score):
     assert (sentence[found[0][0]:max(b for _, b in found)] if found else None) == score
 
 
+@pytest.mark.parametrize("sentence, other", [
+    ("Something else that went unnoticed was Melanie Purkiss winning the women's 400m race in 52.98 seconds.", True),
+    ("Kim Wall ran 53.50 seconds behind Melanie Purkiss.", False),  # names the one asked about
+    ("She ran 53.50 seconds, behind Melanie Purkiss.", False),  # may speak of her by a pronoun
+    ("The race was won in 52.98 seconds.", False),  # names neither
+])
+def test_a_sentence_about_the_other_person_of_the_question(sentence, other):
+    from rag.answer import about_another_person
+    from rag.text import load_parser
+
+    question = load_parser()("What time did Kim Wall run when she finished second to Melanie Purkiss in the 400m?")
+    assert about_another_person(sentence, question) is other
+
+
+def test_a_number_of_the_other_person_of_the_question_is_no_answer(tmp_path, settings, hash_embedder):
+    article = ("Indoor athletics\n\nKim Wall finished second to Melanie Purkiss on Sunday. Something "
+               "else that went unnoticed was Melanie Purkiss winning the women's 400m race in a new personal best "
+               "of 52.98 seconds.")
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "52.98 seconds",
+                  "What time did Kim Wall run when she finished second to Melanie Purkiss in the women's 400m?")
+    assert ans.abstained or "52.98" not in ans.answer, (ans.answer, ans.notes)
+
+
 def test_a_score_is_answered_by_a_score_not_by_another_number(tmp_path, settings, hash_embedder):
     article = ("Scotland beat Italy\n\nThree Chris Paterson penalties gave Scotland victory over Italy at "
                "Murrayfield. Chris Paterson stole the show to give Scotland a much-needed 18-10 victory over Italy.")
