@@ -341,7 +341,7 @@ def bare_quote(sentence: str) -> bool:
 
 
 _CLOSING_QUOTE = re.compile(r"”|\"(?=\s|$|[^\w\s])")
-_OPENING_QUOTE = re.compile(r"“|(?:^|(?<=\s))\"(?=\w)")
+_OPENING_QUOTE = re.compile(r"“|(?:^|(?<=\s))\"(?=\S)")
 
 
 def open_quote(sentence: str) -> bool:
@@ -593,9 +593,10 @@ class Pipeline:
         if asks_score(question):
             # a score is written "18-10": "three" (penalties) or "Six" is no score of the match
             candidates = [c for c in candidates if in_score(c.doc.text, c.start, c.end)] or candidates
-        if not labels:
+        if not labels and not _ASKS_A_NAME.search(question):
             # "Jared Kushner" does not answer "What is Kushner's relation to Trump?": a name alone of someone the
-            # question names is who it is about (typed questions check it in ``_fits_question``)
+            # question names is who it is about (typed questions check it in ``_fits_question``; "What is
+            # Kushner's full name?" asks for it)
             # (a person's: "Southwest Fresno" may answer "What is another name for the west side of Fresno?")
             candidates = [c for c in candidates if not (c.label == "PERSON" and _all_names(c.text)
                                                         and _is_asked_name(c.text, question))]
@@ -658,7 +659,9 @@ class Pipeline:
         if not bare_quote(e.text):
             return None
         if open_quote(e.text):
-            return self._speaker_after(store, e)
+            found = self._speaker_after(store, e)
+            if found is not None:
+                return found
         before = _neighbour(store, e, after=False)
         if before is None:
             return None
@@ -683,9 +686,9 @@ class Pipeline:
             offset = len(joined.text) + len(gap)
             joined = replace(joined, end=b, text=joined.text + gap + text)
             closing = _CLOSING_QUOTE.search(text)
+            if _OPENING_QUOTE.search(text[:closing.start()] if closing else text):
+                return None  # a new quotation opens first: the one ``e`` opened does not close here
             if closing is None:
-                if _OPENING_QUOTE.search(text):
-                    return None  # a new quotation: the first one was not this article's to close
                 continue
             outside = _QUOTED.sub(" ", text[closing.end():])
             if not _SPEECH.search(outside):
@@ -1519,6 +1522,9 @@ def _is_asked_name(text: str, question: str) -> bool:
     return False
 
 
+_ASKS_A_NAME = re.compile(r"\b(?:names?|called|known\s+as|nicknamed?)\b", re.I)
+
+
 def _all_names(text: str) -> bool:
     """True when every word of ``text`` is capitalised (a possessive's "s" aside): "Jared Kushner", "Russia’s
     Vladimir Putin"; not "Trump’s son-in-law Jared Kushner"."""
@@ -1613,7 +1619,7 @@ def _does_what_is_asked(doc, start: int, end: int, question_doc) -> bool:
 # "Who is the Liverpool boss?", "Who was the chair of the IPCC?": the role a person is asked for by
 # (a relative clause after the role says which holder, it is no part of the role: "Who is the Costa Rican President
 # that went to Harvard?")
-_WHO_ROLE = re.compile(r"^\W*(?:who\s*(?:is|was|are|were|['’]s)|what\s*(?:is|was|['’]s)\s+the\s+(?:full\s+)?name\s+of)"
+_WHO_ROLE = re.compile(r"^\W*(?:who\s*(?:is|was|are|were|['’]s)|(?P<what>what\s*(?:is|was|['’]s)\s+the\s+(?:full\s+)?name\s+of))"
                        r"\s+(?:the\s+|an?\s+)?(?P<role>[^?!.]+?)"
                        r"(?:\s*,?\s+(?:who|that)\s+[^?!.]+)?\s*[?!.]*\s*$", re.I)
 # how a name and a role name the same person: "Liverpool boss Rafael Benitez", "Rafael Benitez, the Liverpool
@@ -1634,7 +1640,7 @@ def asked_role(question_doc) -> list | None:
     if not role or len(role) > 6 or not any(t.pos_ in ("NOUN", "PROPN") for t in role) \
             or any(t.pos_ in ("VERB", "AUX", "ADP") and t.lower_ != "of" for t in role):
         return None  # "Who is named after…", "Who was the report written for?": not a role
-    if not text.lstrip(" \t\"'“(").lower().startswith("who") and not asks_name_of_person(text):
+    if m.group("what") and not asks_name_of_person(text):
         return None  # "What is the name of the Norman castle?" asks for no person
     return role
 
@@ -1834,6 +1840,7 @@ def role_holders(doc, role_words: list[str]) -> list[tuple[int, int]]:
     # Chidambaram, India's finance minister, argued …" (not "Chelsea" of "Chelsea captain John Terry")
     found += [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "ORG" and len(e) >= 2
               and all(t.pos_ == "PROPN" and t.is_title for t in e) and not any(t.i in in_role for t in e)
+              and not _left_office(e.root)
               and any(r.root.dep_ == "appos" and r.root.head.i in range(e.start, e.end)
                       or e.root.dep_ == "appos" and e.root.head.i in range(r.start, r.end) for r in held)]
     return sorted(set(found))
@@ -2130,6 +2137,7 @@ def about_another_person(sentence: str, question_doc) -> bool:
              and e.root.head.dep_ == "ROOT"]
     if len(asked) != 1:
         return False
-    others = [e for e in people if e is not asked[0] and e.root.head is not asked[0].root.head]
+    # (not one the same verb takes: "Trump" of "When did Putin meet Trump?" is part of what is asked)
+    others = [e for e in people if e.start != asked[0].start and e.root.head.i != asked[0].root.head.i]
     return bool(names_missing({asked[0].text.lower()}, sentence)) and any(
         not names_missing({e.text.lower()}, sentence) for e in others)

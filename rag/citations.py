@@ -439,11 +439,10 @@ def asks_name_of_person(question: str) -> bool:
     if not m:
         return False
     ws = re.findall(r"[\w-]+", m.group("whose"))
-    for i, w in enumerate(ws):
-        if (w.lower() in TITLES or w.lower().rstrip("s") in TITLES) and not w[0].isupper() and (
-                i == len(ws) - 1 or _AFTER_HEAD.fullmatch(ws[i + 1])):
-            return True
-    return False
+    # the head noun: the word before the first that qualifies it ("leader" of "the leader ennobled by …",
+    # "residence" of "the residence of the prime minister"), else the last ("minister" of "India's finance minister")
+    head = next((w for w, after in zip(ws, ws[1:]) if _AFTER_HEAD.fullmatch(after)), ws[-1] if ws else "")
+    return head.lower() in TITLES or head.lower().rstrip("s") in TITLES
 
 
 def expected_labels(question: str) -> tuple[str, ...] | None:

@@ -573,8 +573,10 @@ def whole_range(sentence: str, start: int, end: int) -> tuple[int, int]:
 
 
 # "What was the final score …?", "By what score did Scotland beat Italy?": a score is written "18-10"
-_ASKS_SCORE = re.compile(r"\b(?:what|which)(?:\s+[\w'’-]+){0,3}?\s+(?:final\s+)?score\b(?!\s+(?:of|for)\s+(?:the\s+)?"
-                         r"(?:film|movie|show|series|play|opera|ballet|musical)\b)", re.I)
+# (the noun, not the verb: "What did Messi score against Chelsea?" asks for goals)
+_ASKS_SCORE = re.compile(r"(?:\b(?:by|with|at)\s+what\s+score\b|\bwhat\s+(?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?"
+                         r"(?:[\w-]+\s+)?score\b|\bwhat\s+score\s+(?:did|was|is|were)\b)"
+                         r"(?!\s+(?:of|for)\s+(?:the\s+)?(?:film|movie|show|series|play|opera|ballet|musical)\b)", re.I)
 _SCORE = re.compile(r"(?<![\w–-])(?<!\d[.,])\d{1,3}\s*[-–]\s*\d{1,3}(?![\w%–-]|[.,]\d)")
 
 

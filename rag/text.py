@@ -135,7 +135,10 @@ _WHAT_OFFICE = [
                + r"\s+(?:\w+ly\s+)?(?:hold|have|occupy|held|had|occupied)\b[^?]*[?.!]?\s*$", re.I),
     re.compile(r"^\W*what\s+(?:is|was)\s+" + ASKED_NAME + r"(?:['’]s|['’])\s+(?:\w+\s+)?" + _OFFICE
                + r"(?:\s+(?:in|at|with|on)\b[^?]*)?[?.!]?\s*$", re.I),
-    # what someone is to another: "What is Kushner's relation to Trump?", "How is Kushner related to Trump?"
+]
+# what someone is to another: "What is Kushner's relation to Trump?", "How is Kushner related to Trump?" (a person's:
+# "What is China's relationship with Taiwan?" asks for no description of China)
+_WHAT_RELATION = [
     re.compile(r"^\W*what\s+(?:is|was)\s+" + ASKED_NAME + r"(?:['’]s|['’])\s+(?:relation|relationship)\s+(?:to|with)\s+"
                r"[^?]+[?.!]?\s*$", re.I),
     re.compile(r"^\W*how\s+(?:is|was)\s+" + ASKED_NAME + r"\s+related\s+to\s+[^?]+[?.!]?\s*$", re.I),
@@ -145,15 +148,21 @@ _OFFICE_WORDS = frozenset("position post job role title office rank occupation h
 
 
 def asks_office(question: str):
-    """The match of "What position does <name> hold?" / "What is <name>'s job?" (group 1 the name), or None."""
-    return next((m for p in _WHAT_OFFICE for m in [p.match(question)] if m), None)
+    """The match of "What position does <name> hold?" / "What is <name>'s job?" / "What is <name>'s relation to
+    …?" (group 1 the name), or None."""
+    found = next((m for p in _WHAT_OFFICE for m in [p.match(question)] if m), None)
+    if found is None:
+        found = next((m for p in _WHAT_RELATION for m in [p.match(question)] if m
+                      and not country_forms(m.group(1)) and not m.group(1).isupper()), None)
+    return found
 
 # the kind of date a question asks for: "What year …?", "What day of the week …?" — a word the answer's
 # sentence has no need to say ("on Thursday", "in 1990")
 # (not "period", "time", "decade", "century": "during which period?" may ask for the Quaternary, "what time frame"
 # for a span of years; the evidence gate was fitted with them, and it refuses well there)
 _DATE_KIND = re.compile(r"\b(?:what|which)\s+(year|years|date|dates|day|days|month|months)"
-                        r"(?:\s+of\s+the\s+(week|month|year))?\b", re.I)
+                        r"(?:\s+of\s+the\s+(week|month|year))?(?=\s+(?:did|does|do|was|is|were|are|will|would|has|"
+                        r"had|have|can|could)\b)", re.I)
 
 
 def question_stems(question: str) -> set[str]:

@@ -479,6 +479,7 @@ def test_the_trainer_computes_answered_cos_as_the_pipeline_does(make_pipe, hash_
     ("What is Kushner's relation to Trump?", "Kushner"), ("How is Jared Kushner related to Donald Trump?",
                                                           "Jared Kushner"),
     ("What is the relation between Kushner and Trump?", None),
+    ("What is China's relationship with Taiwan?", None), ("What is NATO's relationship with Russia?", None),
 ])
 def test_who_is_a_name_asks_what_the_person_is(question, name):
     from rag.citations import asks_who_someone_is, expected_labels
