@@ -1272,6 +1272,66 @@ def test_a_score_is_answered_by_a_score_not_by_another_number(tmp_path, settings
     assert not ans.abstained and ans.answer.startswith("18-10"), (ans.answer, ans.notes)
 
 
+def test_a_score_in_the_third_sentence_is_answered_though_the_ranker_reads_two(tmp_path, settings, hash_embedder):
+    """The span ranker reads the best two sentences; when they write no score and the third does, the typed
+    answer from the best three stands (the ranker would take "three" or "Six", under its floor)."""
+    article = ("Scotland beat Italy at Murrayfield\n\nSix Chris Paterson penalties gave Scotland victory against "
+               "Italy at Murrayfield. Scotland snatched three points from Paterson when an Italian forward handled. "
+               "Paterson stole the show to give the hosts a much-needed 18-10 victory.")
+    s, store = _indexed(tmp_path, settings, hash_embedder, {"article.txt": article}, min_evidence=0.0,
+                        min_coverage=0.3)
+    generator = FakeGenerator(["Six penalties"], scorer=lambda text: -1.0 * len(text.split()))
+    pipe = Pipeline(s, store, hash_embedder, generator)
+    ans = pipe.ask("By what score did Scotland beat Italy at Murrayfield?")
+    assert not ans.abstained and ans.answer.startswith("18-10"), (ans.answer, ans.notes)
+    assert "18-10 victory" in ans.citations[0].quote
+
+
+@pytest.mark.parametrize("question, first, second, name", [
+    ("Which US dictionary publisher named 'blog' its top word of 2004?",
+     'The term "blog" has been chosen as the top word of 2004 by a US dictionary publisher.',
+     'Merriam-Webster said "blog" headed the list of most looked-up terms on its site.', "Merriam-Webster"),
+    # the next sentence says its subject is something else
+    ("What dictionary named blog its word of 2004?",
+     'Blogs had a huge year, with a top US dictionary naming "blog" word of 2004.',
+     "Technorati, a blog search engine, tracks about six million blogs.", None),
+    # the first sentence names it already
+    ("Which publisher named 'blog' its top word of 2004?",
+     'The term "blog" has been chosen as the top word of 2004 by the publisher Merriam-Webster.',
+     'Collins said "blog" headed its own list.', None),
+    # the next sentence does not open with a name
+    ("Which US dictionary publisher named 'blog' its top word of 2004?",
+     'The term "blog" has been chosen as the top word of 2004 by a US dictionary publisher.',
+     'Its rival Collins said "blog" headed its own list.', None),
+    # not a question that asks which one ("Who …?" asks for a person, whom the sentence may not introduce)
+    ("Who named 'blog' its top word of 2004?",
+     'The term "blog" has been chosen as the top word of 2004 by a US dictionary publisher.',
+     'Merriam-Webster said "blog" headed the list of most looked-up terms on its site.', None),
+])
+def test_the_name_of_what_a_sentence_introduces_unnamed_is_in_the_next(question, first, second, name):
+    from rag.answer import asked_kind, named_after, unnamed_mention
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    kind = asked_kind(nlp(question))
+    found = None
+    if kind is not None and unnamed_mention(nlp(first), kind) is not None:
+        found = named_after(nlp(first), nlp(second), question)
+    assert (second[found[0]:found[1]] if found else None) == name
+
+
+def test_which_one_is_answered_by_the_name_the_next_sentence_gives(tmp_path, settings, hash_embedder):
+    article = ("Blog picked as word of the year\n\nThe term blog has been chosen as the top word of 2004 by a US "
+               "dictionary publisher. Merriam-Webster said blog headed the list of most looked-up terms on its site.")
+    s, store = _indexed(tmp_path, settings, hash_embedder, {"article.txt": article}, min_evidence=0.0,
+                        min_coverage=0.3)
+    generator = FakeGenerator(["a US dictionary publisher"], scorer=lambda text: -1.0 * len(text.split()))
+    ans = Pipeline(s, store, hash_embedder, generator).ask("Which US dictionary publisher chose blog as the top word "
+                                                           "of 2004?")
+    assert not ans.abstained and ans.answer.startswith("Merriam-Webster"), (ans.answer, ans.notes)
+    assert "Merriam-Webster said" in ans.citations[0].quote and "by a US dictionary publisher" in ans.citations[0].quote
+
+
 def test_what_is_the_name_of_a_role_is_answered_by_its_holder(tmp_path, settings, hash_embedder):
     article = ("G7 meeting\n\nIn London on Thursday, India's finance minister lashed out at the trade policies of "
                "the G7 nations. Palaniappan Chidambaram, India's finance minister, argued that these organisations "
