@@ -38,7 +38,7 @@ from rag.spans import (
     asks_no_number, asks_score, bare_number, candidate_features, coordination, in_score, llm_features,
     span_candidates, whole_range,
 )
-from rag.countries import country_forms
+from rag.countries import country_forms, mentions
 from rag.text import (
     STOPWORDS, bare_word, content_stems, covered_share, lemma_stem, numbers_in, other_forms_of_names, plain_words,
     question_stems, quoted, stem, token_f1, truecase, words,
@@ -643,6 +643,8 @@ class Pipeline:
                       and not _place_for_person(c.doc, c.start, c.end, c.label, question)
                       and not _does_what_is_asked(c.doc, c.start, c.end, question_doc)
                       and not about_another_person(evidence[c.evidence].text, question_doc)
+                      and not past_for_future(c.doc, c.start, c.end, question)
+                      and not about_another_country(c.doc, question_doc)
                       and (_within(c.evidence, c.start, c.end, linked)
                            or not _role_of_another(c.doc, c.start, c.end, question_doc,
                                                    evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
@@ -1166,7 +1168,9 @@ class Pipeline:
                           or not _role_of_another(self._parse(top[c[0]].text), c[1], c[2], question_doc,
                                                   top[c[0]].cosine >= PARAPHRASE_COSINE)
                           and not _does_what_is_asked(self._parse(top[c[0]].text), c[1], c[2], question_doc)
-                          and not about_another_person(top[c[0]].text, question_doc)]
+                          and not about_another_person(top[c[0]].text, question_doc)
+                          and not past_for_future(self._parse(top[c[0]].text), c[1], c[2], question)
+                          and not about_another_country(self._parse(top[c[0]].text), question_doc)]
             if holders and "PERSON" in labels:
                 # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
                 candidates += [(0, a, b, "PERSON") for a, b in holders if (0, a, b) not in {c[:3] for c in candidates}]
@@ -2216,6 +2220,54 @@ def _without_next_opening_quote(sentence: str) -> str:
     """A quote mark that opens nothing (the last thing in its paragraph, "… Jared Kushner. “") is not quoted:
     a citation ends at its sentence's last word."""
     return re.sub(r"\s*[“‘«]+$", "", sentence) or sentence
+
+
+# "When will …?", "When is the deal due to come into force?": a time still to come
+_ASKS_FUTURE = re.compile(r"^\W*(?:when|(?:(?:on|by|in|at)\s+)?what\s+(?:date|day|time|year|month))\s+"
+                          r"(?:will|shall|(?:is|are)\b.*\b(?:due|going|expected|set|scheduled)\s+to)\b", re.I)
+
+
+def past_for_future(doc, start: int, end: int, question: str) -> bool:
+    """True when ``doc[start:end]`` is the time of something its sentence says has happened and the question asks
+    when something will (or on what date): "This week" of "This week European Union member states agreed on a framework for how to
+    provide Kyiv with a €90 billion loan." does not say when Ukraine will repay it ("in October 2016" of "… plants
+    will close in October 2016" does; "in May" of "Rates are likely to rise after the general election in May" too)."""
+    if not _ASKS_FUTURE.match(question) or doc is None \
+            or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return False
+    t = span.root
+    while t.head.i != t.i and t.pos_ not in ("VERB", "AUX"):
+        t = t.head  # the verb the time is of: "agreed" of "This week", past the noun it may qualify
+    if t.pos_ not in ("VERB", "AUX") or any(c.tag_ == "MD" for c in t.children):
+        return False
+    # (a participle too when it qualifies a noun: "issued" of "In a statement issued on Wednesday night, …")
+    return t.tag_ == "VBD" or (t.tag_ == "VBN" and t.dep_ == "acl")
+
+
+def _countries_owning(doc) -> list:
+    """The tokens of ``doc`` that say whose something is by a country: "Russia" of "Russia's negotiating team",
+    "Ukrainian" of "the Ukrainian delegation"."""
+    return [t for t in doc if t.dep_ in ("poss", "amod", "compound") and t.head.pos_ == "NOUN"
+            and country_forms(t.text)]
+
+
+def about_another_country(doc, question_doc) -> bool:
+    """True when the question asks about one country's something ("Who led Russia's negotiating team?") and the
+    sentence ``doc`` never names that country but says another's: "The head of Ukraine’s delegation, national
+    security chief Rustem Umerov, …" does not say who led Russia's."""
+    if question_doc is None or doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP") \
+            or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+        return False
+    asked = {frozenset(country_forms(t.text)) for t in _countries_owning(question_doc)}
+    if len(asked) != 1:
+        return False
+    forms = next(iter(asked))
+    if any(mentions(doc.text, f) for f in forms):
+        return False
+    return any(not (country_forms(t.text) & forms) for t in _countries_owning(doc))
 
 
 def about_another_person(sentence: str, question_doc) -> bool:

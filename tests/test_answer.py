@@ -1332,6 +1332,69 @@ def test_which_one_is_answered_by_the_name_the_next_sentence_gives(tmp_path, set
     assert "Merriam-Webster said" in ans.citations[0].quote and "by a US dictionary publisher" in ans.citations[0].quote
 
 
+@pytest.mark.parametrize("question, sentence, span, past", [
+    ("When will Ukraine have to repay the €90 billion EU loan?",
+     "This week European Union member states agreed on a framework for how to provide Kyiv with a €90 billion loan.",
+     "This week", True),
+    ("When will Ford's manufacturing plants close?",
+     "Holden's announcement occurred in May 2013, and Ford's Victorian plants will close in October 2016.",
+     "October 2016", False),
+    ("When will Ford's manufacturing plants close?",
+     "Holden's announcement occurred in May 2013, and Ford's Victorian plants will close in October 2016.",
+     "May 2013", True),
+    ("When is the general election expected to take place?",
+     "Rates are likely to rise after the anticipated general election in May.", "May", False),
+    ("On what date will Parmalat's creditors vote on the plan?",
+     "In a statement issued on Wednesday night, Parmalat Finanziaria detailed its plans.", "Wednesday night", True),
+    ("When will the IRB announce the host?", "The IRB said on Monday that it will announce the host in November.",
+     "Monday", True),
+    ("When will the IRB announce the host?", "The IRB said on Monday that it will announce the host in November.",
+     "November", False),
+    # a question about the past is answered by the past
+    ("When did the EU agree on the loan?", "This week European Union member states agreed on a framework.",
+     "This week", False),
+])
+def test_a_time_past_does_not_say_when_something_will_happen(question, sentence, span, past):
+    from rag.answer import past_for_future
+    from rag.text import load_parser
+
+    at = sentence.index(span)
+    assert past_for_future(load_parser()(sentence), at, at + len(span), question) is past
+
+
+@pytest.mark.parametrize("question, sentence, other", [
+    ("Who led Russia's negotiating team at the Abu Dhabi talks?",
+     "The head of Ukraine’s delegation, national security chief Rustem Umerov, called the talks meaningful.", True),
+    ("Who led Ukraine's negotiating team at the Abu Dhabi talks?",
+     "The head of Ukraine’s delegation, national security chief Rustem Umerov, called the talks meaningful.", False),
+    ("Who led the Russian delegation?", "The head of Ukraine’s delegation, Rustem Umerov, spoke.", True),
+    ("Who led the Russian delegation?", "The head of the Ukrainian delegation met Russia's envoy.", False),
+    ("Who is Britain's prime minister?", "The UK's prime minister, Tony Blair, spoke.", False),  # another name
+    ("What is Warsaw's population?", "The city's population is 1.7 million.", False),  # no country
+    ("Who heads the delegation?", "The head of Ukraine’s delegation, Rustem Umerov, spoke.", False),
+])
+def test_a_sentence_about_another_countrys_something(question, sentence, other):
+    from rag.answer import about_another_country
+    from rag.text import load_parser
+
+    nlp = load_parser()
+    assert about_another_country(nlp(sentence), nlp(question)) is other
+
+
+@pytest.mark.parametrize("article, reply, question", [
+    ("Loan for Kyiv\n\nThis week European Union member states agreed on a framework for how to provide Kyiv with a "
+     "€90 billion loan. The loan will help Ukraine pay for its defence.", "This week",
+     "When will Ukraine have to repay the €90 billion EU loan?"),
+    ("Talks in Abu Dhabi\n\nThe head of Ukraine’s negotiating team, John Smith, called the talks in Abu Dhabi "
+     "meaningful. Russia sent a negotiating team to the talks in Abu Dhabi too.", "John Smith",
+     "Who led Russia's negotiating team at the Abu Dhabi talks?"),
+])
+def test_what_the_articles_say_of_something_else_does_not_answer(tmp_path, settings, hash_embedder, article, reply,
+                                                                 question):
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, reply, question)
+    assert ans.abstained or reply not in ans.answer, (ans.answer, ans.notes)
+
+
 def test_what_is_the_name_of_a_role_is_answered_by_its_holder(tmp_path, settings, hash_embedder):
     article = ("G7 meeting\n\nIn London on Thursday, India's finance minister lashed out at the trade policies of "
                "the G7 nations. Palaniappan Chidambaram, India's finance minister, argued that these organisations "
