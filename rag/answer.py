@@ -35,7 +35,7 @@ from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
     LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, asks_for_several,
-    asks_no_number, asks_score, bare_number, candidate_features, coordination, in_score, llm_features,
+    asks_no_number, asks_score, bare_number, candidate_features, coordination, has_score, in_score, llm_features,
     span_candidates, whole_range,
 )
 from rag.countries import country_forms, mentions
@@ -329,13 +329,15 @@ def named_source(previous_doc, doc) -> tuple[tuple[int, int], tuple[int, int]] |
 
 
 def asked_kind(question_doc):
-    """The noun a "which"/"what" question asks for a name of: "publisher" of "Which US dictionary publisher named
-    'blog' its top word of 2004?"; None for any other question ("What did he say?", "Who …?")."""
+    """The noun a "which"/"what" question asks for a name of, as the subject of its verb: "publisher" of "Which US
+    dictionary publisher named 'blog' its top word of 2004?"; None for any other question ("What did he say?",
+    "Who …?", "Which company did Google buy?", "What role did Britain play?")."""
     if question_doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP"):
         return None
     for t in question_doc:
         if t.lower_ in ("which", "what") and t.dep_ == "det" and t.head.pos_ == "NOUN" and t.head.i > t.i:
-            return t.head
+            # (the small parser may read "Which publisher named 'blog' …" as a noun and its participle: the ROOT)
+            return t.head if t.head.dep_ in ("nsubj", "nsubjpass", "ROOT") else None
         if t.lower_ in _WH_STOP:
             return None
     return None
@@ -349,8 +351,14 @@ def unnamed_mention(doc, kind) -> tuple[int, int] | None:
     publisher" of "The term "blog" has been chosen as the top word of 2004 by a US dictionary publisher." (for
     "publisher"); None when there is none, or it is named where it stands ("a publisher, Merriam-Webster", "the
     publisher Merriam-Webster")."""
+    passive = kind.dep_ == "nsubjpass"
     for t in doc:
         if t.pos_ != "NOUN" or t.lemma_.lower() != kind.lemma_.lower() or t.ent_type_:
+            continue
+        # ... and it does what the question's one does: "by a US dictionary publisher" (the agent) or "a
+        # publisher" (the subject) for "Which publisher named …?"; not the object of "Google bought a company"
+        doer = t.dep_ == "nsubj" or (t.dep_ == "pobj" and t.head.dep_ == "agent")
+        if doer == passive or (passive and t.dep_ not in ("nsubjpass", "dobj")):
             continue
         if not any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in t.children):
             continue
@@ -364,7 +372,7 @@ def unnamed_mention(doc, kind) -> tuple[int, int] | None:
     return None
 
 
-def named_after(previous_doc, doc, question: str) -> tuple[int, int] | None:
+def named_after(previous_doc, doc, question: str, kind: str = "") -> tuple[int, int] | None:
     """The character span of the name ``doc``, the sentence after ``previous_doc``, opens with as its subject, when
     ``previous_doc`` introduces someone or something unnamed (``unnamed_mention``) and neither it nor the question
     gives that name: news names in its second sentence what its first only describes ("… chosen as the top word
@@ -382,6 +390,11 @@ def named_after(previous_doc, doc, question: str) -> tuple[int, int] | None:
     x, y = tokens[0].idx, subject.idx + len(subject)
     name = doc.text[x:y]
     if plain_words(name) & (plain_words(previous_doc.text) | plain_words(question)):
+        return None
+    # ... and it goes on about what the question asks ("blog", "looked-up"), not about a speaker on something else
+    # ("Rooney scored twice" after "A player was sent off")
+    if not (content_stems(doc.text[y:]) & content_stems(question) & content_stems(previous_doc.text)
+            - {stem(kind)}):
         return None
     return x, y
 
@@ -644,7 +657,7 @@ class Pipeline:
                       and not _does_what_is_asked(c.doc, c.start, c.end, question_doc)
                       and not about_another_person(evidence[c.evidence].text, question_doc)
                       and not past_for_future(c.doc, c.start, c.end, question)
-                      and not about_another_country(c.doc, question_doc)
+                      and not about_another_country(c.doc, c.start, c.end, question_doc)
                       and (_within(c.evidence, c.start, c.end, linked)
                            or not _role_of_another(c.doc, c.start, c.end, question_doc,
                                                    evidence[c.evidence].cosine >= PARAPHRASE_COSINE))
@@ -787,7 +800,7 @@ class Pipeline:
         if after is None:
             return None
         _, b, text, gap = after
-        found = named_after(self._parse(e.text), self._parse(text), question)
+        found = named_after(self._parse(e.text), self._parse(text), question, kind.text)
         if found is None:
             return None
         x, y = found
@@ -1170,7 +1183,7 @@ class Pipeline:
                           and not _does_what_is_asked(self._parse(top[c[0]].text), c[1], c[2], question_doc)
                           and not about_another_person(top[c[0]].text, question_doc)
                           and not past_for_future(self._parse(top[c[0]].text), c[1], c[2], question)
-                          and not about_another_country(self._parse(top[c[0]].text), question_doc)]
+                          and not about_another_country(self._parse(top[c[0]].text), c[1], c[2], question_doc)]
             if holders and "PERSON" in labels:
                 # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
                 candidates += [(0, a, b, "PERSON") for a, b in holders if (0, a, b) not in {c[:3] for c in candidates}]
@@ -1223,7 +1236,8 @@ class Pipeline:
         # a score the ranker cannot see: the typed answer took it from the third sentence ("… to give the hosts a
         # much-needed 18-10 victory", behind two sentences on Paterson's penalties), and the best two write none
         unseen_score = bool(labels) and asks_score(question) and len(claims) == 1 and claims[0].kind == "span" \
-            and claims[0].evidence >= 2 and _in_a_score(evidence[claims[0].evidence].text, claims[0].text)
+            and claims[0].evidence >= 2 and _in_a_score(evidence[claims[0].evidence].text, claims[0].text) \
+            and not any(has_score(e.text) for e in evidence[:2])
         if s.span_ranker and not unseen_score:
             # verification said the passages answer; the ranker picks the words that do (rag.spans)
             t_rank = time.perf_counter()
@@ -2227,6 +2241,11 @@ _ASKS_FUTURE = re.compile(r"^\W*(?:when|(?:(?:on|by|in|at)\s+)?what\s+(?:date|da
                           r"(?:will|shall|(?:is|are)\b.*\b(?:due|going|expected|set|scheduled)\s+to)\b", re.I)
 
 
+_TO_A_TIME = frozenset({"for", "until", "till", "to", "by", "of", "before"})
+_SCHEDULING = frozenset(stem(w) for w in ("expect", "schedule", "set", "plan", "delay", "postpone", "move", "call",
+                                           "announce", "fix", "bring", "put", "push", "due"))
+
+
 def past_for_future(doc, start: int, end: int, question: str) -> bool:
     """True when ``doc[start:end]`` is the time of something its sentence says has happened and the question asks
     when something will (or on what date): "This week" of "This week European Union member states agreed on a framework for how to
@@ -2239,10 +2258,15 @@ def past_for_future(doc, start: int, end: int, question: str) -> bool:
     if span is None or not len(span):
         return False
     t = span.root
-    while t.head.i != t.i and t.pos_ not in ("VERB", "AUX"):
-        t = t.head  # the verb the time is of: "agreed" of "This week", past the noun it may qualify
-    if t.pos_ not in ("VERB", "AUX") or any(c.tag_ == "MD" for c in t.children):
-        return False
+    if t.head.pos_ == "ADP":
+        if t.head.lower_ in _TO_A_TIME:
+            return False  # a time something is set for: "called a general election for 5 May", "delayed … to March"
+        t = t.head
+    t = t.head  # the verb the time is of: "agreed" of "This week", "issued" of "on Wednesday night"
+    if t.pos_ not in ("VERB", "AUX") or lemma_stem(t.lower_) in _SCHEDULING or any(c.tag_ == "MD" for c in t.children):
+        return False  # (not a noun's time: "an election in May"; nor a scheduling verb's: "expected on Friday")
+    if t.i < span.start and any(w.pos_ in ("NOUN", "PROPN") for w in doc[t.i + 1:span.start]):
+        return False  # it may be the noun's, whatever the parse says: "agreed on a new round of talks in March"
     # (a participle too when it qualifies a noun: "issued" of "In a statement issued on Wednesday night, …")
     return t.tag_ == "VBD" or (t.tag_ == "VBN" and t.dep_ == "acl")
 
@@ -2254,10 +2278,11 @@ def _countries_owning(doc) -> list:
             and country_forms(t.text)]
 
 
-def about_another_country(doc, question_doc) -> bool:
+def about_another_country(doc, start: int, end: int, question_doc) -> bool:
     """True when the question asks about one country's something ("Who led Russia's negotiating team?") and the
-    sentence ``doc`` never names that country but says another's: "The head of Ukraine’s delegation, national
-    security chief Rustem Umerov, …" does not say who led Russia's."""
+    sentence ``doc`` never names that country, while ``doc[start:end]`` stands in what it says is another's: "Rustem
+    Umerov" of "The head of Ukraine’s delegation, national security chief Rustem Umerov, …" (the phrase another
+    country owns, with what qualifies it: "the head of …" and its apposition)."""
     if question_doc is None or doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP") \
             or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
         return False
@@ -2267,7 +2292,20 @@ def about_another_country(doc, question_doc) -> bool:
     forms = next(iter(asked))
     if any(mentions(doc.text, f) for f in forms):
         return False
-    return any(not (country_forms(t.text) & forms) for t in _countries_owning(doc))
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return False
+    for t in _countries_owning(doc):
+        if country_forms(t.text) & forms:
+            continue
+        owned = t.head
+        while owned.dep_ == "compound" and owned.head.i != owned.i:
+            owned = owned.head  # "Ukrainian negotiator John Smith"
+        while owned.dep_ == "pobj" and owned.head.dep_ == "prep" and owned.head.head.pos_ in ("NOUN", "PROPN"):
+            owned = owned.head.head  # "the head of Ukraine’s delegation"
+        if owned.left_edge.i <= span.root.i <= owned.right_edge.i:
+            return True
+    return False
 
 
 def about_another_person(sentence: str, question_doc) -> bool:

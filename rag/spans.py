@@ -586,6 +586,11 @@ def asks_score(question: str) -> bool:
     return bool(_ASKS_SCORE.search(question)) and not re.search(r"\bhow\s+many\b", question, re.I)
 
 
+def has_score(sentence: str) -> bool:
+    """True when ``sentence`` writes a score as news does ("an 18-10 win", "23–16")."""
+    return bool(_SCORE.search(sentence))
+
+
 def in_score(sentence: str, start: int, end: int) -> bool:
     """True when ``sentence[start:end]`` is (part of) a score as news writes it: "18" or "18-10" of "a much-needed
     18-10 victory", "23–16"."""
