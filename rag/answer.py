@@ -2238,7 +2238,8 @@ def _without_next_opening_quote(sentence: str) -> str:
 
 # "When will …?", "When is the deal due to come into force?": a time still to come
 _ASKS_FUTURE = re.compile(r"^\W*(?:when|(?:(?:on|by|in|at)\s+)?what\s+(?:date|day|time|year|month))\s+"
-                          r"(?:will|shall|(?:is|are)\b.*\b(?:due|going|expected|set|scheduled)\s+to)\b", re.I)
+                          r"(?:will|shall|(?:is|are)\b.*\b(?:due|going|expected|set|scheduled)\s+to"
+                          r"|(?:do|does)\b.*\bexpects?\b)", re.I)
 
 
 _TO_A_TIME = frozenset({"for", "until", "till", "to", "by", "of", "before"})

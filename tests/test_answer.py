@@ -1362,6 +1362,9 @@ def test_which_one_is_answered_by_the_name_the_next_sentence_gives(tmp_path, set
      "Monday", True),
     ("When will the IRB announce the host?", "The IRB said on Monday that it will announce the host in November.",
      "November", False),
+    ("When does Zelenskyy expect more negotiations to happen?",
+     "Ukrainian President Volodymyr Zelenskyy this week called the negotiating round a test of the Kremlin’s "
+     "commitment to the process.", "this week", True),
     # a question about the past is answered by the past
     ("When did the EU agree on the loan?", "This week European Union member states agreed on a framework.",
      "This week", False),
