@@ -2264,8 +2264,10 @@ def past_for_future(doc, start: int, end: int, question: str) -> bool:
             return False  # a time something is set for: "called a general election for 5 May", "delayed … to March"
         t = t.head
     t = t.head  # the verb the time is of: "agreed" of "This week", "issued" of "on Wednesday night"
-    if t.pos_ not in ("VERB", "AUX") or lemma_stem(t.lower_) in _SCHEDULING or any(c.tag_ == "MD" for c in t.children):
-        return False  # (not a noun's time: "an election in May"; nor a scheduling verb's: "expected on Friday")
+    if t.pos_ not in ("VERB", "AUX") or any(c.tag_ == "MD" for c in t.children):
+        return False  # (not a noun's time: "an election in May")
+    if t.i < span.start and lemma_stem(t.lower_) in _SCHEDULING:
+        return False  # nor, after a scheduling verb, the time it sets: "expected on Friday" (not "this week called")
     if t.i < span.start and any(w.pos_ in ("NOUN", "PROPN") for w in doc[t.i + 1:span.start]):
         return False  # it may be the noun's, whatever the parse says: "agreed on a new round of talks in March"
     # (a participle too when it qualifies a noun: "issued" of "In a statement issued on Wednesday night, …")
