@@ -1606,7 +1606,20 @@ def _fits_question(e: Evidence, start: int, end: int, text: str, label: str | No
             and in_asked_currency(e.text, start, end, question) and in_asked_dimension(e.text, start, end, question)
             and not _borrows_closeness(e, best)
             and not ("PERSON" in labels and label in NAME_TYPES | {None} and _is_asked_name(text, question))
-            and counts_as_asked(text, question, e.text[end:]))
+            and counts_as_asked(text, question, e.text[end:])
+            and not _duration_for_date(text, question, e.text[end:]))
+
+
+_ASKS_DATE = re.compile(r"\b(?:what|which)\s+date\b", re.I)
+_DURATION = re.compile(r"(?:(?:about|some|almost|nearly|over|more\s+than|less\s+than|the\s+last|the\s+past)\s+)?"
+                       r"(?:[\w,.]+[\s-])?(?:days?|weeks?|months?|years?|decades?|centuries|hours?|minutes?)", re.I)
+
+
+def _duration_for_date(text: str, question: str, after: str) -> bool:
+    """True when "What date …?" would be answered by a length of time: "five months" (of "the first such exchange
+    in five months") is no date; "five months ago" says one."""
+    return bool(_ASKS_DATE.search(question) and _DURATION.fullmatch(text.strip())
+                and not re.match(r"\s*(?:ago|earlier|later|before|after|from)\b", after, re.I))
 
 
 def _borrows_closeness(e: Evidence, best: Evidence) -> bool:
@@ -2264,14 +2277,18 @@ def past_for_future(doc, start: int, end: int, question: str) -> bool:
             return False  # a time something is set for: "called a general election for 5 May", "delayed … to March"
         t = t.head
     t = t.head  # the verb the time is of: "agreed" of "This week", "issued" of "on Wednesday night"
+    while t.head.i != t.i and t.pos_ in ("NOUN", "PROPN", "ADP"):
+        t = t.head  # past the noun it may qualify: "ended" of "Discussions on Thursday have ended"
     if t.pos_ not in ("VERB", "AUX") or any(c.tag_ == "MD" for c in t.children):
-        return False  # (not a noun's time: "an election in May")
+        return False
     if t.i < span.start and lemma_stem(t.lower_) in _SCHEDULING:
         return False  # nor, after a scheduling verb, the time it sets: "expected on Friday" (not "this week called")
     if t.i < span.start and any(w.pos_ in ("NOUN", "PROPN") for w in doc[t.i + 1:span.start]):
         return False  # it may be the noun's, whatever the parse says: "agreed on a new round of talks in March"
-    # (a participle too when it qualifies a noun: "issued" of "In a statement issued on Wednesday night, …")
-    return t.tag_ == "VBD" or (t.tag_ == "VBN" and t.dep_ == "acl")
+    # (a participle too when it qualifies a noun: "issued" of "In a statement issued on Wednesday night, …", or
+    # after "have": "Discussions on Thursday have ended")
+    return t.tag_ == "VBD" or (t.tag_ == "VBN" and (t.dep_ == "acl" or any(
+        c.dep_ == "aux" and c.lower_ in ("have", "has", "had", "'ve", "'s") for c in t.children)))
 
 
 def _countries_owning(doc) -> list:

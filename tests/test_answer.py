@@ -1365,6 +1365,10 @@ def test_which_one_is_answered_by_the_name_the_next_sentence_gives(tmp_path, set
     ("When does Zelenskyy expect more negotiations to happen?",
      "Ukrainian President Volodymyr Zelenskyy this week called the negotiating round a test of the Kremlin’s "
      "commitment to the process.", "this week", True),
+    ("On what date will the next round of talks take place?", "Discussions on Thursday have ended, according to an "
+     "aide.", "Thursday", True),
+    ("On what date will the next round of talks take place?", "The talks will have ended by Thursday.", "Thursday",
+     False),
     # a question about the past is answered by the past
     ("When did the EU agree on the loan?", "This week European Union member states agreed on a framework.",
      "This week", False),
@@ -1382,6 +1386,18 @@ def test_a_time_past_does_not_say_when_something_will_happen(question, sentence,
 
     at = sentence.index(span)
     assert past_for_future(load_parser()(sentence), at, at + len(span), question) is past
+
+
+@pytest.mark.parametrize("text, after, question, duration", [
+    ("five months", ", Steve Witkoff said.", "On what date will the next prisoner exchange take place?", True),
+    ("five months", " ago.", "On what date did the last prisoner exchange take place?", False),  # says a date
+    ("12 March", ".", "On what date will the next prisoner exchange take place?", False),
+    ("five months", ".", "How long has it been since the last exchange?", False),  # a length is asked
+])
+def test_a_length_of_time_is_no_date(text, after, question, duration):
+    from rag.answer import _duration_for_date
+
+    assert _duration_for_date(text, question, after) is duration
 
 
 @pytest.mark.parametrize("question, sentence, span, other", [
