@@ -346,6 +346,18 @@ def asked_kind(question_doc):
 _WH_STOP = {"who", "whom", "whose", "when", "where", "why", "how"}
 
 
+_WHICH_WORDS = re.compile(r"^\W*(?:which|what)\s+((?:[\w'’-]+\s+){0,4})", re.I)
+
+
+def _may_introduce_unnamed(question: str, sentence: str) -> bool:
+    """A test by words alone, before any parse: ``sentence`` has "a"/"an" before one of the words that follow the
+    question's "which"/"what" ("by a US dictionary publisher" for "Which US dictionary publisher …?")."""
+    m = _WHICH_WORDS.match(question)
+    asked = {w.lower() for w in words(m.group(1))} - STOPWORDS if m else set()
+    return any(w.lower() in asked for a in re.finditer(r"\b(?:a|an)\s+((?:[\w'’-]+\s+){0,4}[\w'’-]+)", sentence, re.I)
+               for w in words(a.group(1)))
+
+
 def unnamed_mention(doc, kind) -> tuple[int, int] | None:
     """The character span of a phrase of ``doc`` that introduces one of ``kind`` without naming it: "a US dictionary
     publisher" of "The term "blog" has been chosen as the top word of 2004 by a US dictionary publisher." (for
@@ -1082,8 +1094,10 @@ class Pipeline:
                     best, holders = linked
                     linked_holders = holders
                     evidence = [best] + [e for e in evidence[1:] if (e.doc_id, e.start) != (best.doc_id, best.start)]
+        # (parsed only when the best sentence may introduce one unnamed: spaCy may still be loading for the first
+        # question of a process, and the checks below wait for it only when they must)
         kind = asked_kind(self._parse(question)) if verify and not role and not person and not holders \
-            and not history and best.doc_id not in foreign else None
+            and not history and best.doc_id not in foreign and _may_introduce_unnamed(question, best.text) else None
         if kind is not None:
             # "Which US dictionary publisher named 'blog' its top word of 2004?" of "… chosen as the top word of
             # 2004 by a US dictionary publisher.": the next sentence names it ("Merriam-Webster said …"), and is
