@@ -1625,13 +1625,15 @@ def _fits_question(e: Evidence, start: int, end: int, text: str, label: str | No
 
 
 _ASKS_DATE = re.compile(r"\b(?:what|which)\s+date\b", re.I)
-_DURATION = re.compile(r"(?:(?:about|some|almost|nearly|over|more\s+than|less\s+than|the\s+last|the\s+past)\s+)?"
-                       r"(?:[\w,.]+[\s-])?(?:days?|weeks?|months?|years?|decades?|centuries|hours?|minutes?)", re.I)
+_DURATION = re.compile(r"(?:(?:about|some|almost|nearly|over|more\s+than|less\s+than|the\s+(?:last|past|next))\s+)?"
+                       r"(?:\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+                       r"thirty|forty|fifty|hundreds?|dozens?|several|a\s+few|few|many|a\s+couple\s+of)[\s-]"
+                       r"(?:days?|weeks?|months?|years?|decades?|centuries|hours?|minutes?)", re.I)
 
 
 def _duration_for_date(text: str, question: str, after: str) -> bool:
     """True when "What date …?" would be answered by a length of time: "five months" (of "the first such exchange
-    in five months") is no date; "five months ago" says one."""
+    in five months") is no date; "five months ago" says one, and so does "next month"."""
     return bool(_ASKS_DATE.search(question) and _DURATION.fullmatch(text.strip())
                 and not re.match(r"\s*(?:ago|earlier|later|before|after|from)\b", after, re.I))
 

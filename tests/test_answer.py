@@ -1392,6 +1392,8 @@ def test_a_time_past_does_not_say_when_something_will_happen(question, sentence,
     ("five months", ", Steve Witkoff said.", "On what date will the next prisoner exchange take place?", True),
     ("five months", " ago.", "On what date did the last prisoner exchange take place?", False),  # says a date
     ("12 March", ".", "On what date will the next prisoner exchange take place?", False),
+    ("next month", ".", "On what date is the jazz memorabilia auction happening?", False),  # a date, if vague
+    ("the last four years", ".", "On what date did the conflict start?", True),
     ("five months", ".", "How long has it been since the last exchange?", False),  # a length is asked
 ])
 def test_a_length_of_time_is_no_date(text, after, question, duration):
