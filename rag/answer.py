@@ -40,8 +40,8 @@ from rag.spans import (
 )
 from rag.countries import country_forms, mentions
 from rag.text import (
-    STOPWORDS, bare_word, content_stems, covered_share, lemma_stem, numbers_in, other_forms_of_names, plain_words,
-    question_stems, quoted, stem, token_f1, truecase, words,
+    STOPWORDS, bare_word, content_stems, covered_share, lemma_stem, numbers_in, other_forms_of_names, parsed,
+    parsed_span, plain_words, question_stems, quoted, stem, token_f1, truecase, words,
 )
 
 log = logging.getLogger(__name__)
@@ -2281,11 +2281,8 @@ def past_for_future(doc, start: int, end: int, question: str) -> bool:
     when something will (or on what date): "This week" of "This week European Union member states agreed on a framework for how to
     provide Kyiv with a €90 billion loan." does not say when Ukraine will repay it ("in October 2016" of "… plants
     will close in October 2016" does; "in May" of "Rates are likely to rise after the general election in May" too)."""
-    if not _ASKS_FUTURE.match(question) or doc is None \
-            or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
-        return False
-    span = doc.char_span(start, end, alignment_mode="expand")
-    if span is None or not len(span):
+    span = parsed_span(doc, start, end) if _ASKS_FUTURE.match(question) else None
+    if span is None:
         return False
     t = span.root
     if t.head.pos_ == "ADP":
@@ -2319,17 +2316,14 @@ def about_another_country(doc, start: int, end: int, question_doc) -> bool:
     sentence ``doc`` never names that country, while ``doc[start:end]`` stands in what it says is another's: "Rustem
     Umerov" of "The head of Ukraine’s delegation, national security chief Rustem Umerov, …" (the phrase another
     country owns, with what qualifies it: "the head of …" and its apposition)."""
-    if question_doc is None or doc is None or not getattr(question_doc, "has_annotation", lambda _: False)("DEP") \
-            or not getattr(doc, "has_annotation", lambda _: False)("DEP"):
+    span = parsed_span(doc, start, end)
+    if span is None or not parsed(question_doc):
         return False
     asked = {frozenset(country_forms(t.text)) for t in _countries_owning(question_doc)}
     if len(asked) != 1:
         return False
     forms = next(iter(asked))
     if any(mentions(doc.text, f) for f in forms):
-        return False
-    span = doc.char_span(start, end, alignment_mode="expand")
-    if span is None or not len(span):
         return False
     for t in _countries_owning(doc):
         if country_forms(t.text) & forms:

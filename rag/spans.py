@@ -40,7 +40,9 @@ from rag.citations import (
     Evidence, counted_noun, counts_noun, expected_labels, is_acronym_of, name_runs, strip_markers,
 )
 from rag.places import NAME_LABELS, moved_to, named_as_place
-from rag.text import DATE_LIKE, STOPWORDS, lemma_stem, numbers_in, plain_words, question_stems, stem, token_f1, words
+from rag.text import (
+    DATE_LIKE, STOPWORDS, lemma_stem, numbers_in, parsed_span, plain_words, question_stems, stem, token_f1, words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -652,10 +654,8 @@ def coordination(doc, start: int, end: int) -> tuple[int, int] | None:
     """The character offsets of the list the span ``doc.text[start:end]`` is an item of ("Robert Lane and
     Benjamin Vail" for "Robert Lane"): names or nouns joined by commas, "and", "or" or "&", nothing else
     between them. None when the span is no such item."""
-    if not getattr(doc, "has_annotation", lambda _: False)("DEP"):
-        return None
-    span = doc.char_span(start, end, alignment_mode="expand")
-    if span is None or not len(span):
+    span = parsed_span(doc, start, end)
+    if span is None:
         return None
     root = span.root
     items = sorted([root, *root.conjuncts], key=lambda t: t.i)

@@ -56,6 +56,20 @@ def import_spacy():
         return spacy
 
 
+def parsed(doc) -> bool:
+    """True when ``doc`` is a spaCy parse with dependencies (not None, not a stand-in without a parser)."""
+    return doc is not None and getattr(doc, "has_annotation", lambda _: False)("DEP")
+
+
+def parsed_span(doc, start: int, end: int):
+    """The tokens of the parse ``doc`` that cover ``doc.text[start:end]`` (a spaCy Span); None when there is no
+    parse or no token there."""
+    if not parsed(doc):
+        return None
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return span if span is not None and len(span) else None
+
+
 def load_parser():
     """spaCy's small English pipeline as the answer code uses it: NER and the parser (answer types, span
     candidates); the lemmatizer is not needed and sentences come from the chunker."""

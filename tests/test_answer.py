@@ -945,11 +945,17 @@ _ATTEND = "Also due to attend are US Secretary of State Condoleezza Rice, UN Sec
 ])
 def test_a_name_the_sentence_does_not_give_the_asked_role_is_not_its_holder(question, sentence, span, another):
     from rag.answer import _role_of_another
+
+    assert _of_span(_role_of_another, question, sentence, span) is another
+
+
+def _of_span(check, question: str, sentence: str, span: str):
+    """``check(sentence's parse, start, end, question's parse)`` for the first ``span`` of ``sentence``."""
     from rag.text import load_parser
 
     nlp = load_parser()
     start = sentence.index(span)
-    assert _role_of_another(nlp(sentence), start, start + len(span), nlp(question)) is another
+    return check(nlp(sentence), start, start + len(span), nlp(question))
 
 
 @pytest.mark.parametrize("question, role", [
@@ -1424,11 +1430,8 @@ def test_a_length_of_time_is_no_date(text, after, question, duration):
 ])
 def test_a_sentence_about_another_countrys_something(question, sentence, span, other):
     from rag.answer import about_another_country
-    from rag.text import load_parser
 
-    nlp = load_parser()
-    at = sentence.index(span)
-    assert about_another_country(nlp(sentence), at, at + len(span), nlp(question)) is other
+    assert _of_span(about_another_country, question, sentence, span) is other
 
 
 @pytest.mark.parametrize("article, reply, question", [
