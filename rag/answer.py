@@ -1620,22 +1620,7 @@ def _fits_question(e: Evidence, start: int, end: int, text: str, label: str | No
             and in_asked_currency(e.text, start, end, question) and in_asked_dimension(e.text, start, end, question)
             and not _borrows_closeness(e, best)
             and not ("PERSON" in labels and label in NAME_TYPES | {None} and _is_asked_name(text, question))
-            and counts_as_asked(text, question, e.text[end:])
-            and not _duration_for_date(text, question, e.text[end:]))
-
-
-_ASKS_DATE = re.compile(r"\b(?:what|which)\s+date\b", re.I)
-_DURATION = re.compile(r"(?:(?:about|some|almost|nearly|over|more\s+than|less\s+than|the\s+(?:last|past|next))\s+)?"
-                       r"(?:\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-                       r"thirty|forty|fifty|hundreds?|dozens?|several|a\s+few|few|many|a\s+couple\s+of)[\s-]"
-                       r"(?:days?|weeks?|months?|years?|decades?|centuries|hours?|minutes?)", re.I)
-
-
-def _duration_for_date(text: str, question: str, after: str) -> bool:
-    """True when "What date …?" would be answered by a length of time: "five months" (of "the first such exchange
-    in five months") is no date; "five months ago" says one, and so does "next month"."""
-    return bool(_ASKS_DATE.search(question) and _DURATION.fullmatch(text.strip())
-                and not re.match(r"\s*(?:ago|earlier|later|before|after|from)\b", after, re.I))
+            and counts_as_asked(text, question, e.text[end:]))
 
 
 def _borrows_closeness(e: Evidence, best: Evidence) -> bool:
@@ -2069,8 +2054,9 @@ _BARE_DURATION = re.compile(
     r"the(?: last| past| next| first)?)\s+)?"
     r"(?:[\d,.]+|an?|many|a few|" + _COUNT_WORDS + r")[\s-]+(?:full\s+)?"
     r"(?:seconds?|minutes?|hours?|days?|weeks?|fortnights?|months?|years?|decades?|century|centuries)", re.I)
-_WHEN_QUESTION = re.compile(r"^\W*when\b|\bwhen\s+(?:is|was|were|are|did|does|do|will|would|had|has|have|can|could)\b",
-                            re.I)
+# (and "On what date …?": "five months" of "the first such exchange in five months" is no date)
+_WHEN_QUESTION = re.compile(r"^\W*when\b|\bwhen\s+(?:is|was|were|are|did|does|do|will|would|had|has|have|can|could)\b"
+                            r"|\b(?:what|which)\s+date\b", re.I)
 
 
 def measures(span: str, question: str, after: str = "") -> bool:

@@ -1394,18 +1394,18 @@ def test_a_time_past_does_not_say_when_something_will_happen(question, sentence,
     assert past_for_future(load_parser()(sentence), at, at + len(span), question) is past
 
 
-@pytest.mark.parametrize("text, after, question, duration", [
-    ("five months", ", Steve Witkoff said.", "On what date will the next prisoner exchange take place?", True),
-    ("five months", " ago.", "On what date did the last prisoner exchange take place?", False),  # says a date
-    ("12 March", ".", "On what date will the next prisoner exchange take place?", False),
-    ("next month", ".", "On what date is the jazz memorabilia auction happening?", False),  # a date, if vague
-    ("the last four years", ".", "On what date did the conflict start?", True),
-    ("five months", ".", "How long has it been since the last exchange?", False),  # a length is asked
+@pytest.mark.parametrize("text, question, duration", [
+    ("five months", "On what date will the next prisoner exchange take place?", True),
+    ("five months ago", "On what date did the last prisoner exchange take place?", False),  # says a date
+    ("12 March", "On what date will the next prisoner exchange take place?", False),
+    ("next month", "On what date is the jazz memorabilia auction happening?", False),  # a date, if vague
+    ("the last four years", "On what date did the conflict start?", True),
+    ("five months", "How long has it been since the last exchange?", False),  # a length is asked
 ])
-def test_a_length_of_time_is_no_date(text, after, question, duration):
-    from rag.answer import _duration_for_date
+def test_a_length_of_time_is_no_date(text, question, duration):
+    from rag.answer import measures
 
-    assert _duration_for_date(text, question, after) is duration
+    assert measures(text, question) is not duration
 
 
 @pytest.mark.parametrize("question, sentence, span, other", [
