@@ -55,6 +55,8 @@ NUMBER = re.compile(r"(?<![\w.,\-−])[-−]?\d+(?:[.,]\d+)*(?:[A-Za-z%]{1,3})?(
 QUOTED = re.compile(r"[“\"]([^“”\"]{2,120})[”\"]")
 LP_FLOOR = -100.0  # the log-probability given to a continuation the LLM could not score
 MAX_SPAN_WORDS = 12
+# courtesy titles add nothing to a name: "Mr Blair" only repeats "Tony Blair" of the question
+HONORIFICS = frozenset("mr mrs ms miss mx dr sir dame lord lady madam".split())
 ACTION_QUESTION = re.compile(r"\b(?:happen(?:s|ed|ing)?|promise[sd]?|plan(?:s|ned)?)\b", re.I)
 _DO = {"do", "does", "did", "doing", "done"}
 
@@ -111,7 +113,7 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
         if len(text) == 1 and text.isupper() and doc.text[a + 1:a + 2] == ".":
             return  # an initial ("T" of "The T. T. Tsui Gallery") is part of a name, not one
         content = {w for w in plain_words(text) if w not in STOPWORDS}
-        if not content or content <= q_words or len(words(text)) > MAX_SPAN_WORDS:
+        if not content - HONORIFICS or content - HONORIFICS <= q_words or len(words(text)) > MAX_SPAN_WORDS:
             return  # an answer that only repeats the question is no answer
         if text not in out:
             out[text] = Candidate(text, i, a, a + len(text), label, kind, doc=doc)

@@ -44,6 +44,18 @@ def test_a_name_of_the_question_in_its_acronym_form_is_no_answer(nlp):
     assert not any("USA" in t and "3600" not in t for t in found), found
 
 
+def test_a_name_of_the_question_with_a_courtesy_title_is_no_answer(nlp):
+    """ "Who did Tony Blair put in charge of Labour's election planning instead of Gordon Brown?" was answered
+    "Mr Blair": "Mr" adds nothing to the question's name."""
+    doc = nlp("Mr Brown was joined by Alan Milburn, the man put in charge of election planning by Mr Blair.")
+    found = texts(span_candidates([doc], "Who did Tony Blair put in charge of election planning instead of "
+                                         "Gordon Brown?"))
+    assert "Alan Milburn" in found
+    assert not any(t in found for t in ("Mr Blair", "Blair", "Mr Brown", "Mr")), found
+    doc = nlp("The award went to Dr Jane Smith of Leeds.")
+    assert "Dr Jane Smith" in texts(span_candidates([doc], "Who won the award?"))  # a title before a new name
+
+
 def test_a_nationality_with_its_noun_is_a_who_candidate(nlp):
     doc = nlp("Ukrainian authorities confirmed the exchange had taken place.")
     by_text = {c.text: c.label for c in span_candidates([doc], "Who announced the exchange?")}
