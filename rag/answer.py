@@ -35,8 +35,8 @@ from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
     LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, asks_for_several,
-    asks_no_number, asks_score, bare_number, candidate_features, coordination, has_score, in_score, llm_features,
-    span_candidates, whole_range,
+    asks_no_number, asks_score, bare_number, candidate_features, coordination, has_score, in_score, interim_score, is_score,
+    llm_features, score_runs, span_candidates, whole_range,
 )
 from rag.countries import country_forms, mentions
 from rag.text import (
@@ -676,8 +676,9 @@ class Pipeline:
                       and evidence[c.evidence].doc_id not in foreign]  # see ``_articles_not_naming``
         candidates = _holding(candidates, holders, lambda c: (c.evidence, c.start, c.end))
         if asks_score(question):
-            # a score is written "18-10": "three" (penalties) or "Six" is no score of the match
-            candidates = [c for c in candidates if in_score(c.doc.text, c.start, c.end)] or candidates
+            # a score is written "18-10": "three" (penalties) or "Six" is no score of the match, nor "6-3" one set of
+            # "2-6 6-3 6-0"
+            candidates = [c for c in candidates if is_score(c.doc.text, c.start, c.end)]
         if not labels and not _ASKS_A_NAME.search(question):
             # "Jared Kushner" does not answer "What is Kushner's relation to Trump?": a name alone of someone the
             # question names is who it is about (typed questions check it in ``_fits_question``; "What is
@@ -818,6 +819,19 @@ class Pipeline:
         x, y = found
         offset = len(e.text) + len(gap)
         return replace(e, end=b, text=e.text + gap + text), [(offset + x, offset + y)]
+
+    def _score_next(self, store, e: Evidence):
+        """``e`` read with the next sentence of its article, and where the score is in the joined text, when that
+        sentence writes one score, not one on the way ("led 6-3 at the break"), and ``e`` none. None otherwise."""
+        after = _neighbour(store, e, after=True)
+        if after is None or has_score(e.text):
+            return None
+        _, b, text, gap = after
+        runs = score_runs(text)
+        if len(runs) != 1 or interim_score(text, *runs[0]):
+            return None
+        offset = len(e.text) + len(gap)
+        return replace(e, end=b, text=e.text + gap + text), [(offset + runs[0][0], offset + runs[0][1])]
 
     def _source_named(self, store, e: Evidence, forms=None, person: str | None = None):
         """``e`` read with the sentence beside it when news names there the official it quotes unnamed
@@ -1107,6 +1121,16 @@ class Pipeline:
                 best, holders = linked
                 linked_holders = holders
                 evidence = [best] + [e for e in evidence[1:] if (e.doc_id, e.start) != (best.doc_id, best.start)]
+        if verify and not role and not person and not holders and not history and best.doc_id not in foreign \
+                and asks_score(question) and not any(has_score(e.text) for e in evidence[:2]):
+            # "What was the score in the Australian Open final …?" of a report's first sentence ("Serena Williams
+            # staged a remarkable recovery to beat Lindsay Davenport …"): the next one gives it ("… 2-6 6-3 6-0."),
+            # and is read with it
+            linked = self._score_next(store, best)
+            if linked is not None:
+                best, holders = linked
+                linked_holders = holders
+                evidence = [best] + [e for e in evidence[1:] if (e.doc_id, e.start) != (best.doc_id, best.start)]
         # one line in the (cosine, coverage) plane, fitted on questions asked of their own articles and of
         # others (eval/calibrate_abstention.py): a close paraphrase needs few of the question's words, a
         # sentence holding most of them little likeness ("What is the NASUWT?": MiniLM does not know it)
@@ -1201,14 +1225,22 @@ class Pipeline:
             if holders and "PERSON" in labels:
                 # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
                 candidates += [(0, a, b, "PERSON") for a, b in holders if (0, a, b) not in {c[:3] for c in candidates}]
+            if asks_score(question):
+                # every set of a score together ("2-6 6-3 6-0"), which the NER reads as numbers apart
+                candidates += [(i, a, b, "CARDINAL") for i, e in enumerate(top) if e.doc_id not in foreign
+                               for a, b in score_runs(e.text) if (i, a, b) not in {c[:3] for c in candidates}
+                               and (_close_to_question(e) or i == 0 and holders)]
             candidates = _holding(candidates, holders, lambda c: (c[0], c[1], c[2]))
             # "in Abu Dhabi" does not say who (``_place_for_person``): another candidate is taken if there is one.
             # A place still tells the passages name something of the kind: the name the NER missed ("Rustem
             # Umerov") is the span ranker's to find
             answers = [c for c in candidates if not _place_for_person(self._parse(top[c[0]].text), c[1], c[2], c[3],
                                                                       question)] or candidates
-            if asks_score(question):  # "18-10", not the "three" points of a penalty
-                answers = [c for c in answers if in_score(top[c[0]].text, c[1], c[2])] or answers
+            if asks_score(question):  # "18-10", not the "three" points of a penalty, nor "18" of it, nor a year
+                answers = [c for c in answers if is_score(top[c[0]].text, c[1], c[2])]
+                if not answers:
+                    yield finish(ABSTAIN_TEXT, True, draft=draft, notes=notes + ["no score in the best passages"])
+                    return
             typed_ok = claims and claims[0].kind == "span" and (any(
                 i == claims[0].evidence and _overlaps(top[i].text, a, b, claims[0].text) for i, a, b, _ in answers)
                 # "where" may be answered by a thing, not a named place ("in committees"): a passage span that

@@ -166,6 +166,9 @@ def span_candidates(docs: Sequence, question: str) -> list[Candidate]:
             add(i, doc, m.start(), m.end(), "CARDINAL", "number")
         for m in re.finditer(r"\b(?:once|twice|thrice)\b", doc.text, re.I):  # "won the cup twice"
             add(i, doc, m.start(), m.end(), "CARDINAL", "number")
+        if asks_score(question):  # a tennis match's sets together: "2-6 6-3 6-0"
+            for a, b in score_runs(doc.text):
+                add(i, doc, a, b, "CARDINAL", "number")
     labels = expected_labels(question)
     if labels and labels[0] in ("GPE", "LOC"):
         # a place the NER read as a person or as nothing ("Kyiv") is a place to a question that asks for one,
@@ -595,10 +598,37 @@ def has_score(sentence: str) -> bool:
     return bool(_SCORE.search(sentence))
 
 
+def score_runs(sentence: str) -> list[tuple[int, int]]:
+    """Where ``sentence`` writes a score, each set of a tennis match's together: "18-10", "2-6 6-3 6-0",
+    "6-4, 7-5"."""
+    runs: list[tuple[int, int]] = []
+    for m in _SCORE.finditer(sentence):
+        if runs and re.fullmatch(r"[\s,]*", sentence[runs[-1][1]:m.start()]):
+            runs[-1] = (runs[-1][0], m.end())
+        else:
+            runs.append((m.start(), m.end()))
+    return runs
+
+
+# a score on the way, not the match's: "led 6-3 at the break", "a quick 3-0 lead", "were level at 10-10"
+_INTERIM_BEFORE = re.compile(r"\b(?:led|leads?|leading|trail(?:ed|ing|s)?|level)\s+(?:at\s+|by\s+)?$", re.I)
+_INTERIM_AFTER = re.compile(r"\s*(?:at\s+(?:the\s+)?(?:break|interval|half[- ]?time)|lead|advantage)\b", re.I)
+
+
+def interim_score(sentence: str, start: int, end: int) -> bool:
+    """True when the score ``sentence[start:end]`` is one on the way ("led 6-3 at the break"), not the result."""
+    return bool(_INTERIM_BEFORE.search(sentence[:start]) or _INTERIM_AFTER.match(sentence, end))
+
+
+def is_score(sentence: str, start: int, end: int) -> bool:
+    """True when ``sentence[start:end]`` is a whole score: "18-10", "2-6 6-3 6-0", not "18" nor "6-3" of it."""
+    return (start, end) in score_runs(sentence)
+
+
 def in_score(sentence: str, start: int, end: int) -> bool:
     """True when ``sentence[start:end]`` is (part of) a score as news writes it: "18" or "18-10" of "a much-needed
-    18-10 victory", "23–16"."""
-    return any(m.start() <= start and end <= m.end() for m in _SCORE.finditer(sentence))
+    18-10 victory", "23–16", "2-6 6-3 6-0"."""
+    return any(a <= start and end <= b for a, b in score_runs(sentence))
 
 
 _NUMBER_WORDS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "both", "several", "some"}

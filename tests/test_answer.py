@@ -1236,6 +1236,8 @@ def test_which_questions_ask_for_a_score(question, score):
     ("The Broncos defeated the Steelers in the divisional round, 23–16, by scoring 11 points.", "23–16"),
     ("Paterson stole the show to give the hosts a much-needed 18-10 victory.", "18-10"),
     ("The bill won 1,000-2 votes.", None), ("Prices rose 2.5-3%.", None), ("It ran in 1990-95.", None),
+    ("She claimed her seventh Grand Slam title, and her first since 2003, 2-6 6-3 6-0.", "2-6 6-3 6-0"),  # sets
+    ("Hewitt won 6-4, 7-5 on Sunday.", "6-4, 7-5"),
 ])
 def test_a_score_as_news_writes_it(sentence, score):
     from rag.spans import in_score
@@ -1291,6 +1293,59 @@ def test_a_score_in_the_third_sentence_is_answered_though_the_ranker_reads_two(t
     ans = pipe.ask("By what score did Scotland beat Italy at Murrayfield?")
     assert not ans.abstained and ans.answer.startswith("18-10"), (ans.answer, ans.notes)
     assert "18-10 victory" in ans.citations[0].quote
+
+
+@pytest.mark.parametrize("sentence, interim", [
+    ("Coach Matt Williams' side were outplayed in a tense first half but led 6-3 at the break.", True),
+    ("Scotland took a quick 3-0 lead through the boot of Paterson.", True),
+    ("The sides were level at 10-10 after an hour.", True),
+    ("The 2003 champion claimed her seventh Grand Slam title, 2-6 6-3 6-0.", False),
+    ("The Broncos won 24-10 to take the title.", False),
+])
+def test_a_score_on_the_way_is_not_the_result(sentence, interim):
+    from rag.spans import interim_score, score_runs
+
+    (a, b), = score_runs(sentence)
+    assert interim_score(sentence, a, b) is interim
+
+
+def test_a_score_in_the_next_sentence_answers_a_match_report_opening_without_one(tmp_path, settings, hash_embedder):
+    """ "What was the score in the Australian Open final between Serena Williams and Lindsay Davenport?" was
+    refused: the report's first sentence says who beat whom, the next gives the score, every set of it."""
+    article = ("Williams battles to Aussie title\n\nSerena Williams staged a remarkable recovery to beat Lindsay "
+               "Davenport and win her second Australian Open final. The champion claimed her seventh Grand Slam "
+               "title, and her first since Wimbledon in 2003, 2-6 6-3 6-0. Davenport, who had looked the "
+               "stronger early on, took the first set with ease and held six break points in game five of the second. "
+               "Williams had needed treatment for a rib injury after five games.")
+    s, store = _indexed(tmp_path, settings, hash_embedder, {"article.txt": article}, min_evidence=0.0,
+                        min_coverage=0.3)
+    generator = FakeGenerator(["2003"], scorer=lambda text: -1.0 * len(text.split()))
+    ans = Pipeline(s, store, hash_embedder, generator).ask(
+        "What was the score in the Australian Open final between Serena Williams and Lindsay Davenport?")
+    assert not ans.abstained and ans.answer.startswith("2-6 6-3 6-0"), (ans.answer, ans.notes)
+    quote = ans.citations[0].quote
+    assert "to beat Lindsay Davenport" in quote and "2-6 6-3 6-0" in quote
+    assert article.split("\n\n", 1)[1][ans.citations[0].start:ans.citations[0].end] == quote
+
+
+def test_a_score_question_is_not_answered_by_a_year_or_a_count(tmp_path, settings, hash_embedder):
+    """ "By what score did Dundee United beat Aberdeen?" was answered "half" (of "before half time"): where the
+    best passages write no score, the articles do not say it."""
+    article = ("Dundee Utd through\n\nDundee United beat Aberdeen in the Scottish Cup in 2005 with two goals "
+               "before half time.")
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "2005",
+                  "By what score did Dundee United beat Aberdeen in the Scottish Cup?")
+    assert ans.abstained, (ans.answer, ans.notes)
+
+
+def test_a_half_time_score_in_the_next_sentence_is_no_answer(tmp_path, settings, hash_embedder):
+    article = ("Scotland beat Italy\n\nSix Chris Paterson penalties gave Scotland victory against Italy at "
+               "Murrayfield. The visitors were outplayed in a tense first half but led 6-3 at the break.")
+    s, store = _indexed(tmp_path, settings, hash_embedder, {"article.txt": article}, min_evidence=0.0,
+                        min_coverage=0.3)
+    generator = FakeGenerator(["Six"], scorer=lambda text: -1.0 * len(text.split()))
+    ans = Pipeline(s, store, hash_embedder, generator).ask("By what score did Scotland beat Italy at Murrayfield?")
+    assert "6-3" not in ans.answer, (ans.answer, ans.notes)
 
 
 @pytest.mark.parametrize("question, first, second, name", [
