@@ -34,9 +34,9 @@ from rag.citations import (
 from rag.llm import build_messages
 from rag.retrieval import Hit, Retriever
 from rag.spans import (
-    LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, asks_for_several,
-    asks_no_number, asks_score, bare_number, candidate_features, coordination, has_score, in_score, interim_score, is_score,
-    llm_features, score_runs, span_candidates, whole_range,
+    LP_FLOOR, MAX_SPAN_WORDS, SCORER_WEIGHTS, WEIGHTS, Candidate, SpanRanker, add_answered_cos, another_year,
+    asks_for_several, asks_no_number, asks_score, bare_number, candidate_features, coordination, has_score, in_score,
+    interim_score, is_score, llm_features, score_runs, span_candidates, whole_range,
 )
 from rag.countries import country_forms, mentions
 from rag.text import (
@@ -686,6 +686,10 @@ class Pipeline:
             # (a person's: "Southwest Fresno" may answer "What is another name for the west side of Fresno?")
             candidates = [c for c in candidates if not (c.label == "PERSON" and _all_names(c.text)
                                                         and _is_asked_name(c.text, question))]
+        if not set(labels or ()) & {"DATE", "TIME"}:
+            # "Which directive mentioned was created in 1994?" is not "the 1996 Parental Leave Directive": a year the
+            # question does not give is another time's (a "when" question asks for one)
+            candidates = [c for c in candidates if not another_year(c.text, question)]
         if not set(labels or ()) & NUMERIC_TYPES and asks_no_number(question_doc):
             # "Why did Harvard end its early admission program?" is not "2007", "What proclamation …?" not "1685"
             candidates = [c for c in candidates if not bare_number(c.text)]

@@ -561,6 +561,13 @@ _YEAR = re.compile(r"(?<!\d)(?:1\d{3}|20\d{2})(?!\d)")
 _CHANGE = re.compile(r"\bfrom\s+$", re.I)  # "rose from 5 to 10": a change, not a range
 
 
+def another_year(text: str, question: str) -> bool:
+    """True when ``text`` names a year and the question names others only: "the 1996 Parental Leave Directive" is
+    not the one "created in 1994"."""
+    asked = set(_YEAR.findall(question))
+    return bool(asked) and bool(set(_YEAR.findall(text)) - asked)
+
+
 def whole_range(sentence: str, start: int, end: int) -> tuple[int, int]:
     """``start``/``end`` widened to the range a count or an amount is one end of: "100–150" (species), "30 to
     50 thousand", "20 to 1", not "1185–1226" (two years, each a date of its own), nor "from 5 to 10" (where

@@ -855,3 +855,15 @@ def test_the_ranker_never_answers_why_with_a_bare_number(make_pipe):
     what.ranker = LIKELIHOOD_ONLY
     assert any(c.text == "314" for c in what.ask(q.replace("Why did the two sides agree to swap prisoners",
                                                              "How many prisoners did the two sides agree to swap")).spans)
+
+
+@pytest.mark.parametrize("text, question, other", [
+    ("the 1996 Parental Leave Directive", "Which directive mentioned was created in 1994?", True),
+    ("the 1994 Works Council Directive", "Which directive mentioned was created in 1994?", False),
+    ("Works Council Directive", "Which directive mentioned was created in 1994?", False),
+    ("the 1996 Parental Leave Directive", "Which directive required parental leave?", False),  # no year asked
+])
+def test_a_year_the_question_does_not_give_is_another_times(text, question, other):
+    from rag.spans import another_year
+
+    assert another_year(text, question) is other
