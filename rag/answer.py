@@ -2294,6 +2294,11 @@ _ASKS_FUTURE = re.compile(r"^\W*(?:when|(?:(?:on|by|in|at)\s+)?what\s+(?:date|da
 
 
 _TO_A_TIME = frozenset({"for", "until", "till", "to", "by", "of", "before"})
+_SAYING = frozenset(stem(w) for w in ("say", "said", "tell", "told", "write", "wrote", "announce", "state", "add",
+                                      "claim", "post", "tweet", "declare", "report", "confirm"))
+_MEDIA = frozenset(stem(w) for w in ("post", "statement", "interview", "briefing", "tweet", "message", "address",
+                                     "letter", "speech", "conference", "broadcast", "platform", "blog", "website",
+                                     "video", "email", "note", "comments", "remarks", "call", "programme", "show"))
 _SCHEDULING = frozenset(stem(w) for w in ("expect", "schedule", "set", "plan", "delay", "postpone", "move", "call",
                                            "announce", "fix", "bring", "put", "push", "due"))
 
@@ -2318,8 +2323,12 @@ def past_for_future(doc, start: int, end: int, question: str) -> bool:
         return False
     if t.i < span.start and lemma_stem(t.lower_) in _SCHEDULING:
         return False  # nor, after a scheduling verb, the time it sets: "expected on Friday" (not "this week called")
-    if t.i < span.start and any(w.pos_ in ("NOUN", "PROPN") for w in doc[t.i + 1:span.start]):
-        return False  # it may be the noun's, whatever the parse says: "agreed on a new round of talks in March"
+    if t.i < span.start and any(w.pos_ in ("NOUN", "PROPN") for w in doc[t.i + 1:span.start]) and not (
+            lemma_stem(t.lower_) in _SAYING and all(w.pos_ == "PROPN" or w.text[:1].isupper() or stem(w.text) in _MEDIA
+                                                  for w in doc[t.i + 1:span.start] if w.pos_ == "NOUN")):
+        # it may be the noun's, whatever the parse says: "agreed on a new round of talks in March" (not where it
+        # was said: "said in a post on platform X on Thursday" is when he said it)
+        return False
     # (a participle too when it qualifies a noun: "issued" of "In a statement issued on Wednesday night, …", or
     # after "have": "Discussions on Thursday have ended")
     return t.tag_ == "VBD" or (t.tag_ == "VBN" and (t.dep_ == "acl" or any(

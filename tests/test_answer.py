@@ -1406,6 +1406,14 @@ def test_which_one_is_answered_by_the_name_the_next_sentence_gives(tmp_path, set
 
 
 @pytest.mark.parametrize("question, sentence, span, past", [
+    # when it was said, in a post or a statement: not when the next one will be
+    ("On what date will the next prisoner exchange take place?",
+     "The two sides agreed to swap 314 prisoners in the first such exchange in five months, Steve Witkoff said in a "
+     "post on platform X on Thursday.", "Thursday", True),
+    ("When will the vote be held?", "The minister said in a statement on Monday that the vote would be held in May.",
+     "Monday", True),
+    ("When will the vote be held?", "The minister said in a statement on Monday that the vote would be held in May.",
+     "May", False),
     ("When will Ukraine have to repay the €90 billion EU loan?",
      "This week European Union member states agreed on a framework for how to provide Kyiv with a €90 billion loan.",
      "This week", True),
