@@ -1225,7 +1225,10 @@ class Pipeline:
                           and not _does_what_is_asked(self._parse(top[c[0]].text), c[1], c[2], question_doc)
                           and not about_another_person(top[c[0]].text, question_doc)
                           and not past_for_future(self._parse(top[c[0]].text), c[1], c[2], question)
-                          and not about_another_country(self._parse(top[c[0]].text), c[1], c[2], question_doc)]
+                          and not about_another_country(self._parse(top[c[0]].text), c[1], c[2], question_doc)
+                          # (a year the question does not give, unless it asks when: ``another_year``)
+                          and (bool(set(labels) & {"DATE", "TIME"}) or not another_year(top[c[0]].text[c[1]:c[2]],
+                                                                                         question))]
             if holders and "PERSON" in labels:
                 # a name tied to the asked role is a person, found by the NER or not ("Rustem Umerov")
                 candidates += [(0, a, b, "PERSON") for a, b in holders if (0, a, b) not in {c[:3] for c in candidates}]

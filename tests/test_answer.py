@@ -1961,3 +1961,12 @@ def test_a_where_answer_from_a_sentence_past_the_best_three_is_checked(tmp_path,
                   "Where do the members meet?")
     assert not got.abstained and got.answer.startswith("in the committee rooms upstairs"), got.notes
     assert "committee rooms upstairs" in got.citations[0].quote
+
+
+def test_a_count_asked_of_one_year_is_not_a_number_of_another(tmp_path, settings, hash_embedder):
+    """ "What was Warsaw's population in 1901?" was answered "1991" once the span ranker could choose no other
+    year: the typed answer does not take one the question does not give either."""
+    article = ("Warsaw\n\nWarsaw's population in 1901 was not recorded by the city. The city council of Warsaw was "
+               "re-established in April 1991.")
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "1901", "What was Warsaw's population in 1901?")
+    assert ans.abstained or "1991" not in ans.answer, (ans.answer, ans.notes)
