@@ -1805,11 +1805,16 @@ def asked_role(question_doc) -> list | None:
         return None
     role = [t for t in question_doc if m.start("role") <= t.idx < m.end("role")]
     if not role or len(role) > 6 or not any(t.pos_ in ("NOUN", "PROPN") for t in role) \
-            or any(t.pos_ in ("VERB", "AUX", "ADP") and t.lower_ != "of" for t in role):
+            or any(t.pos_ in ("VERB", "AUX", "ADP") and t.lower_ != "of" and not _title_preposition(t) for t in role):
         return None  # "Who is named after…", "Who was the report written for?": not a role
     if m.group("what") and not asks_name_of_person(text):
         return None  # "What is the name of the Norman castle?" asks for no person
     return role
+
+
+def _title_preposition(t) -> bool:
+    """True for the "to" or "for" of a title: "Chief Secretary to the Treasury", "Minister for Europe"."""
+    return t.lower_ in ("to", "for") and t.i > 0 and t.doc[t.i - 1].lower_ in TITLES | {"minister", "secretary"}
 
 
 def role_forms(role) -> list[list[str]]:

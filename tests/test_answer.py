@@ -965,6 +965,9 @@ def _of_span(check, question: str, sentence: str, span: str):
     ("Who is Steve Witkoff?", None),
     ("Who was named after the king?", None),
     ("Who was the report written for?", None),
+    ("Who is the Chief Secretary to the Treasury?", "Chief Secretary to the Treasury"),  # a title's "to"
+    ("Who is the Minister for Europe?", "Minister for Europe"),
+    ("Who is the report for?", None),
 ])
 def test_the_asked_role(question, role):
     from rag.answer import asked_role
