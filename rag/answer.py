@@ -1067,6 +1067,15 @@ class Pipeline:
                 best = evidence[0]
             elif linked is not None:
                 holders = linked_holders = link_holders
+            elif not history and not any(_writes_role(e.text, forms) for e in evidence[:ROLE_SENTENCES]):
+                # no sentence, retrieved or not, ties a name to the role, and none of the best even writes it:
+                # "Who is the Belgian prime minister?" is not answered by "Michael Howard has no doubt it is the
+                # prime minister who …"
+                timings.update(first_token=0.0, generate=0.0)
+                asked = role[0].doc.text[role[0].idx:role[-1].idx + len(role[-1])]
+                yield finish(ABSTAIN_TEXT, True, notes=[f"no passage names the {asked}, and no article ties a name "
+                                                        "to it"])
+                return
         person = asks_who_someone_is(question) if verify and not history else None
         if person:
             # "Who is Steve Witkoff?" of a sentence where he speaks, after one that quotes him unnamed ("…
@@ -1810,6 +1819,12 @@ def asked_role(question_doc) -> list | None:
     if m.group("what") and not asks_name_of_person(text):
         return None  # "What is the name of the Norman castle?" asks for no person
     return role
+
+
+def _writes_role(text: str, forms: list[list[str]]) -> bool:
+    """True when ``text`` has every word of one of the role's ``forms`` (``role_forms``), as whole words."""
+    have = set(re.findall(r"\w+", text.lower()))
+    return any(all(w in have for w in re.findall(r"\w+", " ".join(f))) for f in forms)
 
 
 def _title_preposition(t) -> bool:

@@ -1973,3 +1973,22 @@ def test_a_count_asked_of_one_year_is_not_a_number_of_another(tmp_path, settings
                "re-established in April 1991.")
     ans = _ask_of(tmp_path, settings, hash_embedder, article, "1901", "What was Warsaw's population in 1901?")
     assert ans.abstained or "1991" not in ans.answer, (ans.answer, ans.notes)
+
+
+@pytest.mark.parametrize("article, answer", [
+    ("Terror laws row\n\nSo who, if anyone, is playing politics with the security of the nation? Michael Howard "
+     "has no doubt it is the prime minister who, he claims, is \"ramming\" through Parliament the controversial new "
+     "anti-terror measures without proper debate. In Belgium, the measures were welcomed.", None),
+    ("Terror laws row\n\nBelgian Prime Minister Guy Verhofstadt said the measures were needed. The prime minister "
+     "spoke in Brussels.", "Guy Verhofstadt"),
+])
+def test_a_role_no_passage_writes_is_not_answered_by_a_name_beside_part_of_it(tmp_path, settings, hash_embedder,
+                                                                              article, answer):
+    """ "Who is the Belgian prime minister?" was answered "Michael Howard", of a sentence on the British prime
+    minister: when no sentence of the best or of the whole index ties a name to the role, and none of the best
+    writes it whole, the articles do not say."""
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "Michael Howard", "Who is the Belgian prime minister?")
+    if answer is None:
+        assert ans.abstained, (ans.answer, ans.notes)
+    else:
+        assert not ans.abstained and ans.answer.startswith(answer), (ans.answer, ans.notes)
