@@ -1067,8 +1067,11 @@ class Pipeline:
                 best = evidence[0]
             elif linked is not None:
                 holders = linked_holders = link_holders
-            elif not history and not any(_writes_role(e.text, forms) for e in evidence[:ROLE_SENTENCES]):
-                # no sentence, retrieved or not, ties a name to the role, and none of the best even writes it:
+            elif not history and len(_role_words(role)) < len(role) \
+                    and any(set(_role_words(role)) <= set(re.findall(r"\w+", e.text.lower()))
+                            for e in evidence[:ROLE_SENTENCES]) \
+                    and not any(_writes_role(e.text, forms, role) for e in evidence[:ROLE_SENTENCES]):
+                # no sentence, retrieved or not, ties a name to the role, and the best write it only for another:
                 # "Who is the Belgian prime minister?" is not answered by "Michael Howard has no doubt it is the
                 # prime minister who …"
                 timings.update(first_token=0.0, generate=0.0)
@@ -1821,10 +1824,31 @@ def asked_role(question_doc) -> list | None:
     return role
 
 
-def _writes_role(text: str, forms: list[list[str]]) -> bool:
-    """True when ``text`` has every word of one of the role's ``forms`` (``role_forms``), as whole words."""
+def _writes_role(text: str, forms: list[list[str]], role=()) -> bool:
+    """True when ``text`` has every word of one of the role's ``forms`` (``role_forms``), as whole words; or the
+    words of the asked ``role`` (its tokens) that are no name, and a word of each name in it: "Bayern goalkeeper"
+    writes "Bayern Munich goalkeeper", "Belgium's prime minister" or "The Libertine's executive producer" "the
+    Belgian prime minister" or "executive producer of The Libertine" — "the prime minister" neither."""
     have = set(re.findall(r"\w+", text.lower()))
-    return any(all(w in have for w in re.findall(r"\w+", " ".join(f))) for f in forms)
+    if any(all(w in have for w in re.findall(r"\w+", " ".join(f))) for f in forms):
+        return True
+    runs: list[list[str]] = []
+    plain: list[str] = []
+    for t in role:
+        if _named(t):
+            if runs and role[role.index(t) - 1].i == t.i - 1 and _named(role[role.index(t) - 1]):
+                runs[-1].append(t.lower_)
+            else:
+                runs.append([t.lower_])
+        elif t.lower_ not in STOPWORDS and not t.is_punct:
+            plain.append(t.lower_)
+    return bool(runs) and bool(plain) and all(w in have for w in plain) and all(set(r) & have for r in runs)
+
+
+def _role_words(role) -> list[str]:
+    """The words of the asked ``role`` that name no one and nothing: "prime", "minister" of "the Belgian prime
+    minister"."""
+    return [t.lower_ for t in role if not _named(t) and t.lower_ not in STOPWORDS and not t.is_punct]
 
 
 def _title_preposition(t) -> bool:
