@@ -1037,6 +1037,17 @@ class Pipeline:
                          and any(all(w.replace("’", "'") in e.text.lower().replace("’", "'") for w in f)
                                  for f in forms)
                          and holders_of(self._parse(e.text), forms)), None)
+            bare = _bare_title(role) if said is None else None
+            if bare:
+                # "Who is the Fox chief executive?" of "Chief executive Gail Berman said …", in the report headed
+                # "Fox 'too reliant on reality TV'": the title alone, in an article whose headline names the
+                # role's name (no country's), and given to no other's ("NBC chief executive Jeff Zucker")
+                named = [t.lower_ for t in role[:len(role) - len(bare)] if _named(t)]
+                said = next((i for i, e in enumerate(evidence[:ROLE_SENTENCES]) if e.doc_id not in foreign
+                             and _bare_holders(self._parse(e.text), bare)
+                             and _writes_role(_headline(store, e), [named])), None)
+                if said is not None:
+                    forms = forms + [bare]
             linked = None if said is not None else next(
                 (x for e in evidence[:ROLE_SENTENCES] if e.doc_id not in foreign
                  for x in [self._source_named(store, e, forms=forms)] if x), None)
@@ -1843,6 +1854,36 @@ def _writes_role(text: str, forms: list[list[str]], role=()) -> bool:
         elif t.lower_ not in STOPWORDS and not t.is_punct:
             plain.append(t.lower_)
     return bool(runs) and bool(plain) and all(w in have for w in plain) and all(set(r) & have for r in runs)
+
+
+def _bare_title(role) -> list[str] | None:
+    """The words of the asked ``role`` after the names that open it ("chief", "executive" of "Fox chief
+    executive"), when it opens with names and goes on with a title; None otherwise."""
+    n = 0
+    while n < len(role) and _named(role[n]) and role[n].lower_ not in TITLES:
+        n += 1
+    rest = [t.lower_ for t in role[n:]]
+    if not n or not rest or any(w in ("of", "'s", "’s") for w in rest) or not set(rest) & (TITLES | {"executive"}) \
+            or country_forms(" ".join(t.text for t in role[:n])):
+        return None  # (a country's office is written with its name: "the president" of a report on Russia may
+        # be another country's)
+    return rest
+
+
+def _bare_holders(doc, bare: list[str]) -> list[tuple[int, int]]:
+    """The holders ``doc`` gives the title ``bare`` when it writes it with no name before it ("Chief executive Gail
+    Berman said …", not "NBC chief executive Jeff Zucker")."""
+    occurrences = _occurrences(doc, bare)
+    if not occurrences or any(o.start > 0 and (_named(doc[o.start - 1]) or doc[o.start - 1].lower_ in ("'s", "’s"))
+                              for o in occurrences):
+        return []
+    return holders_of(doc, [bare])
+
+
+def _headline(store, e: Evidence) -> str:
+    """The headline of the article ``e`` comes from."""
+    pos = store.position(e.chunk_id) if store is not None else None
+    return e.title if pos is None else store.chunks[pos].title
 
 
 def _role_words(role) -> list[str]:

@@ -1992,3 +1992,29 @@ def test_a_role_no_passage_writes_is_not_answered_by_a_name_beside_part_of_it(tm
         assert ans.abstained, (ans.answer, ans.notes)
     else:
         assert not ans.abstained and ans.answer.startswith(answer), (ans.answer, ans.notes)
+
+
+@pytest.mark.parametrize("article, question, answer", [
+    # the title alone, in a report headed with the role's name
+    ("Fox 'too reliant on reality TV'\n\nThe head of US TV network Fox has admitted the broadcaster relied too "
+     "heavily on reality TV shows. Chief executive Gail Berman said the network drifted to the unscripted side.",
+     "Who is the Fox chief executive?", "Gail Berman"),
+    # ... not another's title
+    ("Fox 'too reliant on reality TV'\n\nThe head of US TV network Fox has admitted the broadcaster relied too "
+     "heavily on reality TV shows. NBC chief executive Jeff Zucker said the network drifted to the unscripted side.",
+     "Who is the Fox chief executive?", None),
+    # ... nor in a report not headed with it
+    ("Networks rely on reality TV\n\nThe head of US TV network Fox has admitted the broadcaster relied too "
+     "heavily on reality TV shows. Chief executive Jeff Zucker said his network drifted to the unscripted side.",
+     "Who is the Fox chief executive?", None),
+    # ... nor a country's office: the president of a report on Russia may be another country's
+    ("Russia talks\n\nRussia hosted talks on trade with the US. President George W Bush said the talks went well.",
+     "Who is the Russian president?", None),
+])
+def test_a_title_alone_in_a_report_headed_with_the_roles_name_gives_its_holder(tmp_path, settings, hash_embedder,
+                                                                               article, question, answer):
+    ans = _ask_of(tmp_path, settings, hash_embedder, article, "Jeff Zucker", question)
+    if answer is None:
+        assert ans.abstained or not ans.answer.startswith(("Jeff Zucker", "George W Bush")), (ans.answer, ans.notes)
+    else:
+        assert not ans.abstained and ans.answer.startswith(answer), (ans.answer, ans.notes)
